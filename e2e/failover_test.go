@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+)
+
+// TestKillActive: SIGKILL of the active under publish load. A standby takes
+// over, nothing acknowledged is lost, a live durable keeps receiving, a closed
+// durable resumes where it was, and the killed member rejoins as a standby.
+func TestKillActive(t *testing.T) {
+	s := newScenario(t, scenarioOpts{members: 2})
+	w := WatchStates(s.g, 20*time.Millisecond)
+	const channel = "orders"
+
+	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
+	pub := s.publisher(channel, time.Millisecond)
+	if err := pub.WaitAcks(300, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	// A second durable reads what is there, then closes: its position must
+	// survive the failover.
+	parked, err := NewSubscriber(SubscriberConfig{ClientConfig: s.client("parked"), Channel: channel, Durable: "parked"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := parked.WaitSeq(200, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var parkedUpTo uint64
+	for _, d := range parked.Deliveries() {
+		parkedUpTo = max(parkedUpTo, d.Seq)
+	}
+	if err := parked.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	old := s.g.Members[0]
+	before := pub.AckCount()
+	killedAt := time.Now()
+	if err := old.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	next, err := s.g.WaitActive(15*time.Second, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.WaitAcks(before+300, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := OutageAfter(pub.Acks(), killedAt, 15*time.Second); ok {
+		t.Logf("SIGKILL: %s active; first PubAck from it %v after the kill", next.Name(), d.Round(time.Millisecond))
+	}
+
+	// The old member comes back as a standby.
+	if err := old.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.WaitState(StateStandby, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	resumed := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("parked"), Channel: channel, Durable: "parked"})
+	if err := resumed.WaitSeq(parkedUpTo+1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckDurableResume(parkedUpTo, resumed.Deliveries()); err != nil {
+		t.Error(err)
+	}
+
+	s.verify(pub, live, channel)
+	w.Stop()
+	if err := w.CheckSingleActive(); err != nil {
+		t.Error(err)
+	}
+	if w.ActiveCount(next.Index) == 0 {
+		t.Errorf("watcher never saw %s active", next.Name())
+	}
+}
+
+// TestStopActive: SIGTERM of the active hands off quickly: the active exits
+// 143 and a standby serves without waiting a missed heartbeat interval.
+func TestStopActive(t *testing.T) {
+	s := newScenario(t, scenarioOpts{members: 2})
+	w := WatchStates(s.g, 20*time.Millisecond)
+	const channel = "handoff"
+	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
+	pub := s.publisher(channel, time.Millisecond)
+	if err := pub.WaitAcks(300, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	old := s.g.Members[0]
+	before := pub.AckCount()
+	stoppedAt := time.Now()
+	code, err := old.Stop(15 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 143 {
+		t.Errorf("SIGTERM exit code %d, want 143", code)
+	}
+	next, err := s.g.WaitActive(10*time.Second, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.WaitAcks(before+300, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	d, ok := OutageAfter(pub.Acks(), stoppedAt, 15*time.Second)
+	if !ok {
+		t.Fatal("no PubAck after the hand-off")
+	}
+	t.Logf("SIGTERM: %s active; publish outage %v", next.Name(), d.Round(time.Millisecond))
+	s.verify(pub, live, channel)
+	w.Stop()
+	if err := w.CheckSingleActive(); err != nil {
+		t.Error(err)
+	}
+}

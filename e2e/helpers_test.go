@@ -1,0 +1,129 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// clusterIDFor derives a cluster ID unique to the test, so tests sharing the
+// NATS server never see each other's subjects.
+func clusterIDFor(t *testing.T) string {
+	t.Helper()
+	id := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		default:
+			return '-'
+		}
+	}, t.Name())
+	return "e2e-" + id
+}
+
+// scenario is a running group plus the client configuration to reach it.
+type scenario struct {
+	t    *testing.T
+	g    *Group
+	nats string
+	cid  string
+}
+
+type scenarioOpts struct {
+	members   int
+	proxy     bool
+	ownNATS   bool
+	extraArgs []string
+}
+
+func newScenario(t *testing.T, o scenarioOpts) *scenario {
+	t.Helper()
+	url := sharedURL
+	if o.ownNATS {
+		_, url = StartNATS(t)
+	}
+	cid := clusterIDFor(t)
+	g := StartGroup(t, GroupConfig{
+		Bin:       stanftBin,
+		NATSURL:   url,
+		Members:   o.members,
+		ClusterID: cid,
+		Proxy:     o.proxy,
+		ExtraArgs: o.extraArgs,
+	})
+	return &scenario{t: t, g: g, nats: url, cid: cid}
+}
+
+func (s *scenario) client(name string) ClientConfig {
+	return ClientConfig{ClusterID: s.cid, NATSURL: s.nats, ClientID: name}
+}
+
+func (s *scenario) publisher(channel string, interval time.Duration) *Publisher {
+	return StartPublisher(s.t, PublisherConfig{
+		ClientConfig: s.client("pub"),
+		Channel:      channel,
+		Interval:     interval,
+	})
+}
+
+// verify stops the publisher, waits for the live subscriber (if any) to have
+// every acknowledged id, reads the channel back from sequence 1 and checks
+// the invariants. It returns the report.
+func (s *scenario) verify(pub *Publisher, sub *Subscriber, channel string) Report {
+	t := s.t
+	t.Helper()
+	pub.Stop(10 * time.Second)
+	if err := pub.Lost(); err != nil {
+		t.Errorf("publisher lost its STAN session: %v", err)
+	}
+	acks := pub.Acks()
+	if len(acks) == 0 {
+		t.Fatal("no publish was acknowledged")
+	}
+	ids := make([]uint64, len(acks))
+	for i, a := range acks {
+		ids[i] = a.ID
+	}
+	if sub != nil {
+		if err := sub.WaitIDs(ids, 30*time.Second); err != nil {
+			t.Error(err)
+		}
+		if err := CheckDeliveryOrder(sub.Deliveries()); err != nil {
+			t.Error(err)
+		}
+		if err := sub.Lost(); err != nil {
+			t.Errorf("subscriber lost its STAN session: %v", err)
+		}
+	}
+	last := s.lastSeq(channel)
+	stored, err := ReadChannel(s.client(fmt.Sprintf("reader-%d", time.Now().UnixNano())), channel, last, 30*time.Second)
+	if err != nil {
+		t.Fatalf("read back %s: %v", channel, err)
+	}
+	h := History{Acks: acks, Stored: stored}
+	r, err := CheckNoAckedLoss(h)
+	if err != nil {
+		t.Error(err)
+	}
+	if err := CheckPublishOrder(h); err != nil {
+		t.Error(err)
+	}
+	t.Logf("acked %d, stored %d sequences, duplicated %d, publish errors %v", r.Acked, r.StoredSeqs, r.Duplicated, pub.Errors())
+	return r
+}
+
+// lastSeq asks the active member's /streaming/channelsz for the channel's last
+// sequence.
+func (s *scenario) lastSeq(channel string) uint64 {
+	s.t.Helper()
+	m, err := s.g.WaitActive(10*time.Second, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c, err := m.Channelz(channel)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c.LastSeq
+}
