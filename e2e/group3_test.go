@@ -1,0 +1,102 @@
+package e2e
+
+import (
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// TestGroupOfThree: kill the active twice in a group of three; each time one
+// of the remaining standbys takes over, and the killed members rejoin as
+// standbys.
+func TestGroupOfThree(t *testing.T) {
+	s := newScenario(t, scenarioOpts{members: 3})
+	w := WatchStates(s.g, 20*time.Millisecond)
+	const channel = "three"
+	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
+	pub := s.publisher(channel, time.Millisecond)
+	if err := pub.WaitAcks(200, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var killed []*Member
+	active := s.g.Members[0]
+	for round := 0; round < 2; round++ {
+		before := pub.AckCount()
+		if err := active.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		killed = append(killed, active)
+		next, err := s.g.WaitActive(15*time.Second, active)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.WaitAcks(before+200, 15*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("round %d: %s killed, %s active", round, active.Name(), next.Name())
+		active = next
+	}
+	for _, m := range killed {
+		if err := m.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range killed {
+		if err := m.WaitState(StateStandby, 15*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.g.Active(); err != nil || got != active {
+		t.Errorf("active after rejoin: %v (%v), want %s", got, err, active.Name())
+	}
+	s.verify(pub, live, channel)
+	w.Stop()
+	if err := w.CheckSingleActive(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestStepDown: `stanft ft step-down` makes the active hand over to a standby
+// quickly; the old active stays up as a standby.
+func TestStepDown(t *testing.T) {
+	s := newScenario(t, scenarioOpts{members: 2})
+	w := WatchStates(s.g, 20*time.Millisecond)
+	const channel = "drill"
+	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
+	pub := s.publisher(channel, time.Millisecond)
+	if err := pub.WaitAcks(300, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	old := s.g.Members[0]
+	before := pub.AckCount()
+	at := time.Now()
+	cmd := exec.Command(stanftBin, stepDownArgs(s.g)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("stanft %v: %v\n%s", stepDownArgs(s.g), err, out)
+	}
+	t.Logf("step-down: %s", out)
+	next, err := s.g.WaitActive(10*time.Second, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.WaitAcks(before+300, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := OutageAfter(pub.Acks(), at, 15*time.Second); ok {
+		t.Logf("step-down: %s active; publish outage %v", next.Name(), d.Round(time.Millisecond))
+	}
+	if err := old.WaitState(StateStandby, 10*time.Second); err != nil {
+		t.Error(err)
+	}
+	s.verify(pub, live, channel)
+	w.Stop()
+	if err := w.CheckSingleActive(); err != nil {
+		t.Error(err)
+	}
+}
+
+// stepDownArgs is the command line of the drill command for a group.
+func stepDownArgs(g *Group) []string {
+	return []string{"ft", "step-down", "-ns", g.NATSURL(), "-cid", g.ClusterID(), "--ft_group", g.FTGroup()}
+}

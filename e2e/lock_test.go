@@ -1,0 +1,81 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// lockFile is the FT lock file in the datastore directory.
+const lockFile = "stanft.lock"
+
+// TestLockLost: the lock file is removed or replaced under the active, as
+// when an NFS lease is lost. The active must notice (fencing, SPEC D5), stop
+// without writing again and exit non-zero; a standby takes over and nothing
+// acknowledged is lost.
+func TestLockLost(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		breakLock func(path string) error
+	}{
+		{"removed", os.Remove},
+		{"replaced", func(path string) error {
+			tmp := path + ".new"
+			if err := os.WriteFile(tmp, nil, 0o644); err != nil {
+				return err
+			}
+			return os.Rename(tmp, path)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScenario(t, scenarioOpts{members: 2})
+			w := WatchStates(s.g, 20*time.Millisecond)
+			const channel = "fenced"
+			live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
+			pub := s.publisher(channel, time.Millisecond)
+			if err := pub.WaitAcks(300, 20*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			old := s.g.Members[0]
+			path := filepath.Join(s.g.Dir(), lockFile)
+			if _, err := os.Stat(path); err != nil {
+				t.Fatalf("lock file: %v", err)
+			}
+			brokenAt := time.Now()
+			if err := tc.breakLock(path); err != nil {
+				t.Fatal(err)
+			}
+			// The active checks at least once a second; allow for scheduling.
+			code, err := old.Wait(5 * time.Second)
+			if err != nil {
+				t.Fatalf("the active did not stop after its lock file was %s: %v", tc.name, err)
+			}
+			if code == 0 {
+				t.Errorf("the fenced active exited 0, want non-zero")
+			}
+			t.Logf("fenced active exited %d, %v after the lock file was %s", code, time.Since(brokenAt).Round(time.Millisecond), tc.name)
+			before := pub.AckCount()
+			next, err := s.g.WaitActive(15*time.Second, old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pub.WaitAcks(before+300, 15*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s took over", next.Name())
+			// Restarted by its supervisor, the fenced member is a standby.
+			if err := old.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if err := old.WaitState(StateStandby, 15*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			s.verify(pub, live, channel)
+			w.Stop()
+			if err := w.CheckSingleActive(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}

@@ -1,0 +1,52 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+)
+
+// TestPartitionActive: the active is cut off from NATS by its TCP proxy while
+// its process, lock and disk stay fine. After the missed interval it stands
+// down (SPEC D7), a standby takes over, and when the cut heals the old active
+// stays a standby.
+func TestPartitionActive(t *testing.T) {
+	s := newScenario(t, scenarioOpts{members: 2, proxy: true})
+	w := WatchStates(s.g, 20*time.Millisecond)
+	const channel = "cut"
+	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
+	pub := s.publisher(channel, time.Millisecond)
+	if err := pub.WaitAcks(300, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	old := s.g.Members[0]
+	before := pub.AckCount()
+	cutAt := time.Now()
+	old.Proxy.Block()
+	next, err := s.g.WaitActive(15*time.Second, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.WaitAcks(before+300, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := OutageAfter(pub.Acks(), cutAt, 15*time.Second); ok {
+		t.Logf("partition: %s active; publish outage %v", next.Name(), d.Round(time.Millisecond))
+	}
+	if err := old.WaitState(StateStandby, 10*time.Second); err != nil {
+		t.Errorf("cut-off active did not stand down: %v", err)
+	}
+	old.Proxy.Unblock()
+	// Healed: the old active must stay a standby for a while.
+	healedUntil := time.Now().Add(2 * time.Second)
+	for time.Now().Before(healedUntil) {
+		if ok, _ := old.IsActive(); ok {
+			t.Fatalf("%s became active again after the cut healed", old.Name())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.verify(pub, live, channel)
+	w.Stop()
+	if err := w.CheckSingleActive(); err != nil {
+		t.Error(err)
+	}
+}
