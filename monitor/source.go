@@ -107,3 +107,37 @@ type Subscriptionz struct {
 	PendingCount int    `json:"pending_count"`
 	IsStalled    bool   `json:"is_stalled"`
 }
+
+// Clientsz is the /streaming/clientsz document. The monitor builds it from
+// Source.ClientIDs and Source.Client; Source implementations do not.
+type Clientsz struct {
+	ClusterID string    `json:"cluster_id"`
+	ServerID  string    `json:"server_id"`
+	Now       time.Time `json:"now"`
+	Offset    int       `json:"offset"`
+	Limit     int       `json:"limit"`
+	Count     int       `json:"count"`
+	Total     int       `json:"total"`
+	Clients   []Clientz `json:"clients"`
+}
+
+// Channelsz is the /streaming/channelsz document. Names is filled without
+// subs=1 and Channels with it; the other one stays nil and is omitted.
+type Channelsz struct {
+	ClusterID string     `json:"cluster_id"`
+	ServerID  string     `json:"server_id"`
+	Now       time.Time  `json:"now"`
+	Offset    int        `json:"offset"`
+	Limit     int        `json:"limit"`
+	Count     int        `json:"count"`
+	Total     int        `json:"total"`
+	Names     []string   `json:"names,omitempty"`
+	Channels  []Channelz `json:"channels,omitempty"`
+}
+
+// Identifier is optionally implemented by a Source to return its cluster and
+// server IDs cheaply. The list documents (clientsz, channelsz) carry them;
+// without it the monitor calls Serverz, which also counts totals.
+type Identifier interface {
+	IDs() (clusterID, serverID string)
+}
