@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestFailoverBench measures failovers of a two-member group under a steady
+// publisher (one message per millisecond, 200 ms PubAck wait, retried): N
+// SIGKILLs then N SIGTERMs of the active, each followed by a restart of the
+// old member as a standby. It prints p50, p99 and max of the time from the
+// signal to the first PubAck from the new active, and the messages lost (must
+// be 0) and duplicated (stored twice because a retried publish had been
+// stored but not acknowledged).
+//
+// CI runs 2 of each; the full run is
+//
+//	STANFT_FAILOVER_BENCH=20 go test -run TestFailoverBench -v -count=1 ./e2e
+func TestFailoverBench(t *testing.T) {
+	n := 2
+	if v := os.Getenv("STANFT_FAILOVER_BENCH"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			t.Fatalf("STANFT_FAILOVER_BENCH=%q: want a positive count", v)
+		}
+	}
+	s := newScenario(t, scenarioOpts{members: 2, ownNATS: true})
+	w := WatchStates(s.g, 20*time.Millisecond)
+	const channel = "bench"
+	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
+	pub := s.publisher(channel, time.Millisecond)
+	if err := pub.WaitAcks(200, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	results := map[string][]time.Duration{}
+	for _, kind := range []string{"SIGKILL", "SIGTERM"} {
+		for i := 0; i < n; i++ {
+			old, err := s.g.WaitActive(10*time.Second, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := pub.AckCount()
+			at := time.Now()
+			if kind == "SIGKILL" {
+				err = old.Kill()
+			} else {
+				_, err = old.Stop(15 * time.Second)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.g.WaitActive(15*time.Second, old); err != nil {
+				t.Fatalf("%s #%d: %v", kind, i, err)
+			}
+			if err := pub.WaitAcks(before+100, 15*time.Second); err != nil {
+				t.Fatalf("%s #%d: %v", kind, i, err)
+			}
+			d, ok := OutageAfter(pub.Acks(), at, time.Since(at))
+			if !ok {
+				t.Fatalf("%s #%d: no PubAck after the failover", kind, i)
+			}
+			results[kind] = append(results[kind], d)
+			if err := old.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if err := old.WaitState(StateStandby, 15*time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := s.verify(pub, live, channel)
+	w.Stop()
+	if err := w.CheckSingleActive(); err != nil {
+		t.Error(err)
+	}
+	for _, kind := range []string{"SIGKILL", "SIGTERM"} {
+		t.Log(summarize(kind, results[kind]))
+	}
+	t.Logf("messages acknowledged %d, lost %d, duplicated %d", r.Acked, len(r.Lost), r.Duplicated)
+}
+
+func summarize(kind string, ds []time.Duration) string {
+	if len(ds) == 0 {
+		return kind + ": no samples"
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	pct := func(p float64) time.Duration {
+		i := int(p*float64(len(s))+0.999999) - 1
+		return s[min(max(i, 0), len(s)-1)]
+	}
+	return fmt.Sprintf("%s failovers: n=%d p50=%v p99=%v max=%v (signal to first PubAck from the new active)",
+		kind, len(s), pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), s[len(s)-1].Round(time.Millisecond))
+}
