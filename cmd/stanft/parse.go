@@ -1,0 +1,283 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+
+	natsd "github.com/nats-io/nats-server/v2/server"
+)
+
+// version is the stanft version; set with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// versionLine is what -v prints (SPEC D2).
+func versionLine() string {
+	return fmt.Sprintf("stanft version %s, nats-server v%s, go %s", version, natsd.VERSION, runtime.Version())
+}
+
+// errExit0 is returned by parseOptions when it printed the help or the
+// version: the process exits 0.
+var errExit0 = errors.New("exit 0")
+
+// natsGlobals sets, once, the nats-server package-level behaviour stanft
+// needs: unknown top-level configuration keys (the streaming ones) are not
+// errors, and -sl looks for "stanft" processes.
+var natsGlobals sync.Once
+
+// flagParse is one parse of the command line: the FlagSet, the streaming
+// options and the NATS options it filled.
+type flagParse struct {
+	fs   *flag.FlagSet
+	args []string
+	o    *options
+	sink *unsupportedSink
+	// tlsArgs are the -tls_client_* flags, parsed apart (see splitTLSClientArgs).
+	tlsArgs []string
+}
+
+// parseFlags defines every flag on a new FlagSet and parses args with
+// nats-server's ConfigureOptions, which also reads the NATS configuration
+// file (-c) and re-parses the flags after it. It returns errExit0 after
+// printing the help or the version.
+func parseFlags(args []string, stdout io.Writer) (*flagParse, error) {
+	natsGlobals.Do(func() {
+		natsd.NoErrOnUnknownFields(true)
+		natsd.SetProcessName("stanft")
+	})
+	fs := flag.NewFlagSet("stanft", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	p := &flagParse{fs: fs, args: args, o: defaultOptions(), sink: &unsupportedSink{}}
+	defineStreamingFlags(fs, p.o, p.sink)
+	// nats-server treats every flag whose name starts with "tls" as a NATS
+	// TLS flag; the streaming -tls_client_* flags are parsed apart.
+	natsArgs, tlsArgs := splitTLSClientArgs(args)
+	p.args = natsArgs
+	printed := false
+	nopts, err := natsd.ConfigureOptions(fs, natsArgs,
+		func() { printed = true; fmt.Fprintln(stdout, versionLine()) },
+		func() { printed = true; fmt.Fprint(stdout, usageText) },
+		func() { printed = true; fmt.Fprint(stdout, tlsUsageText) })
+	if err != nil {
+		return nil, err
+	}
+	if printed || nopts == nil {
+		return nil, errExit0
+	}
+	p.o.NATS = nopts
+	if err := p.parseTLSClientArgs(tlsArgs); err != nil {
+		return nil, err
+	}
+	p.tlsArgs = tlsArgs
+	return p, nil
+}
+
+// tlsClientFlags are the streaming flags that nats-server would mistake for
+// its own TLS flags.
+var tlsClientFlags = map[string]bool{"tls_client_cert": true, "tls_client_key": true, "tls_client_cacert": true}
+
+// splitTLSClientArgs moves the -tls_client_* flags (and their values) out of
+// args. Scanning stops at "--" as flag parsing does.
+func splitTLSClientArgs(args []string) (rest, tls []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		name := strings.TrimLeft(a, "-")
+		if len(name) == len(a) || len(a)-len(name) > 2 {
+			rest = append(rest, a)
+			continue
+		}
+		name, _, hasValue := strings.Cut(name, "=")
+		if !tlsClientFlags[name] {
+			rest = append(rest, a)
+			continue
+		}
+		tls = append(tls, a)
+		if !hasValue && i+1 < len(args) {
+			i++
+			tls = append(tls, args[i])
+		}
+	}
+	return rest, tls
+}
+
+// parseTLSClientArgs applies the -tls_client_* flags.
+func (p *flagParse) parseTLSClientArgs(args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	fs := flag.NewFlagSet("stanft", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	d := flagDefiner{fs: fs}
+	c := &p.o.NATSClient
+	d.str(&c.TLSClientCert, "", "tls_client_cert")
+	d.str(&c.TLSClientKey, "", "tls_client_key")
+	d.str(&c.TLSClientCA, "", "tls_client_cacert")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unrecognized command: %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// parseOptions builds the options from the command line and the
+// configuration files (SPEC §10.3): only -sc → used for both NATS and
+// streaming; only -c → used for both; both → each its own. Precedence:
+// defaults < configuration file < flags given on the command line.
+func parseOptions(args []string, stdout io.Writer) (*options, error) {
+	p, err := parseFlags(args, stdout)
+	if err != nil {
+		return nil, explainConfigError(args, err)
+	}
+	if p.o.StanConfig != "" && p.o.NATS.ConfigFile == "" {
+		// The streaming file also configures NATS: parse again with it as -c
+		// (there was no -c, so the prepended one is the only one).
+		if p, err = parseFlags(append([]string{"-c", p.o.StanConfig}, args...), stdout); err != nil {
+			return nil, explainConfigError(args, err)
+		}
+	}
+	o := p.o
+	if file := firstNonEmpty(o.StanConfig, o.NATS.ConfigFile); file != "" {
+		if err := applyConfigFile(file, o); err != nil {
+			return nil, err
+		}
+		// Flags given on the command line win over the file.
+		if err := p.fs.Parse(p.args); err != nil {
+			return nil, err
+		}
+		if err := p.parseTLSClientArgs(p.tlsArgs); err != nil {
+			return nil, err
+		}
+	}
+	if v := p.fs.Lookup("SDV"); v != nil && v.Value.String() == "true" {
+		o.StanDebug, o.StanTrace = true, true
+	}
+	p.fs.Visit(func(f *flag.Flag) {
+		if reason, ok := unsupportedFlags[f.Name]; ok {
+			o.unsupported = append(o.unsupported, fmt.Sprintf("--%s is not supported: %s", f.Name, reason))
+		}
+	})
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// validate checks the options; every error names the flag or key at fault.
+func (o *options) validate() error {
+	if len(o.unsupported) > 0 {
+		return errors.New(o.unsupported[0])
+	}
+	switch st := strings.ToUpper(o.StoreType); st {
+	case storeMemory, storeFile:
+		o.StoreType = st
+	case storeSQL:
+		return fmt.Errorf("-st SQL is not supported: %s", reasonSQL)
+	default:
+		return fmt.Errorf("unsupported store type: %v", o.StoreType)
+	}
+	if o.StoreType == storeFile && o.Dir == "" {
+		return errors.New("for FILE stores, root directory must be specified")
+	}
+	if o.FTGroup != "" && o.StoreType != storeFile {
+		return errors.New("ft: only FILE stores supported in FT mode (--ft_group needs -st FILE and a shared --dir)")
+	}
+	if o.ClusterID == "" {
+		return errors.New("cluster ID (-cid) must not be empty")
+	}
+	if err := o.Limits.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case o.HBInterval <= 0:
+		return fmt.Errorf("--hb_interval must be positive, got %v", o.HBInterval)
+	case o.HBTimeout <= 0:
+		return fmt.Errorf("--hb_timeout must be positive, got %v", o.HBTimeout)
+	case o.HBFailCount < 1:
+		return fmt.Errorf("--hb_fail_count must be at least 1, got %d", o.HBFailCount)
+	case o.IOBatchSize < 0:
+		return fmt.Errorf("--io_batch_size cannot be negative, got %d", o.IOBatchSize)
+	case o.IOSleepTime < 0:
+		return fmt.Errorf("--io_sleep_time cannot be negative, got %d", o.IOSleepTime)
+	}
+	switch o.LogFormat {
+	case logFormatText, logFormatJSON:
+	default:
+		return fmt.Errorf("--log_format must be %q or %q, got %q", logFormatText, logFormatJSON, o.LogFormat)
+	}
+	if err := validateFTTiming(o.FTHBInterval, o.FTHBMissed); err != nil {
+		return err
+	}
+	return o.File.validate()
+}
+
+func (f *fileOptions) validate() error {
+	switch {
+	case f.CompactFragPct < 0 || f.CompactFragPct > 100:
+		return fmt.Errorf("--file_compact_frag must be between 0 and 100, got %d", f.CompactFragPct)
+	case f.CompactInterval < 0:
+		return fmt.Errorf("--file_compact_interval cannot be negative, got %d", f.CompactInterval)
+	case f.CompactMinSize < 0:
+		return fmt.Errorf("--file_compact_min_size cannot be negative, got %d", f.CompactMinSize)
+	case f.BufferSize < 0:
+		return fmt.Errorf("--file_buffer_size cannot be negative, got %d", f.BufferSize)
+	case f.SliceMaxMsgs < 0:
+		return fmt.Errorf("--file_slice_max_msgs cannot be negative, got %d", f.SliceMaxMsgs)
+	case f.SliceMaxBytes < 0:
+		return fmt.Errorf("--file_slice_max_bytes cannot be negative, got %d", f.SliceMaxBytes)
+	case f.SliceMaxAge < 0:
+		return fmt.Errorf("--file_slice_max_age cannot be negative, got %v", f.SliceMaxAge)
+	case f.FDsLimit < 0:
+		return fmt.Errorf("--file_fds_limit cannot be negative, got %d", f.FDsLimit)
+	case f.ParallelRecovery < 1:
+		return fmt.Errorf("--file_parallel_recovery must be at least 1, got %d", f.ParallelRecovery)
+	case f.ReadBufferSize < 0:
+		return fmt.Errorf("--file_read_buffer_size cannot be negative, got %d", f.ReadBufferSize)
+	}
+	return nil
+}
+
+// explainConfigError replaces a NATS error about a configuration file by the
+// streaming one when the streaming reading of the same file fails (an
+// unsupported streaming feature, a syntax error): that line names the file
+// and the feature, where nats-server would only name an unknown field.
+func explainConfigError(args []string, natsErr error) error {
+	for i, a := range args {
+		switch strings.TrimLeft(a, "-") {
+		case "sc", "stan_config", "c", "config":
+		default:
+			continue
+		}
+		if i+1 >= len(args) || len(a)-len(strings.TrimLeft(a, "-")) > 2 {
+			continue
+		}
+		scratch := defaultOptions()
+		if err := applyConfigFile(args[i+1], scratch); err != nil {
+			return err
+		}
+		if len(scratch.unsupported) > 0 {
+			return errors.New(scratch.unsupported[0])
+		}
+	}
+	return natsErr
+}
