@@ -1,19 +1,3 @@
-// Package store defines the storage contract of stanft: the interfaces that
-// the STAN protocol engine (package server) uses, the records they persist,
-// and the channel limits. Concrete stores live in memstore and filestore;
-// every store must pass the conformance suite in store/storetest.
-//
-// Durability contract (see SPEC D9 and §7.3):
-//   - Store.Init and Store.AddClient are durable when they return.
-//   - MsgStore.Store, and every SubStore method, may buffer; the data is
-//     durable once the matching Flush returns nil. The server calls Flush
-//     before it sends a PubAck or a subscription response.
-//   - A store may drop old messages to honour its limits; it never rejects a
-//     message because of MaxMsgs, MaxBytes or MaxAge.
-//
-// Concurrency: a Store and its channels are safe for concurrent use, but the
-// server serialises writes to one channel (one goroutine at a time calls
-// Store/Flush on a given MsgStore and the SubStore methods of that channel).
 package store
 
 import (
@@ -114,54 +98,66 @@ type Store interface {
 	// ErrTooManyChannels when MaxChannels is reached and ErrAlreadyExists if
 	// the channel exists.
 	CreateChannel(name string) (*Channel, error)
-	// DeleteChannel removes a channel and everything it holds.
+	// DeleteChannel removes a channel and everything it holds, and closes
+	// its stores. It returns ErrNotFound for an unknown channel.
 	DeleteChannel(name string) error
 	// Limits returns a copy of the limits the store enforces.
 	Limits() Limits
-	// Close flushes and closes the store. Further calls fail with ErrClosed.
+	// Close flushes and closes the store and its channels. Further calls,
+	// Close included, fail with ErrClosed.
 	Close() error
 }
 
 // MsgStore is the message log of one channel.
 type MsgStore interface {
-	// Store appends m. m.Sequence is assigned by the caller and must be
-	// greater than the last stored sequence; a lower one is ignored. The
-	// store may drop its oldest messages to honour the channel limits, but
-	// always keeps at least the newest message.
+	// Store appends m and takes ownership of it. m.Sequence is assigned by
+	// the caller and must be greater than the last stored sequence; a lower
+	// or equal one is ignored (nil error). The store may drop its oldest
+	// messages to honour MaxMsgs/MaxBytes, but always keeps the newest.
 	Store(m *pb.MsgProto) error
 	// Lookup returns the message with that sequence, or (nil, nil) if it is
-	// not stored (never stored, or removed by limits).
+	// not stored (never stored, or removed by limits). The result is
+	// read-only: it may be the stored message itself.
 	Lookup(seq uint64) (*pb.MsgProto, error)
 	// FirstAndLastSequence returns the first and last stored sequences,
-	// (0, 0) for an empty log. After messages expired, first may be last+1.
+	// (0, 0) if nothing was ever stored, and (last+1, last) once every
+	// message expired.
 	FirstAndLastSequence() (first, last uint64, err error)
-	// GetSequenceFromTimestamp returns the sequence of the first message
-	// whose timestamp is >= ts; 0 for an empty log, last+1 if all are older.
+	// GetSequenceFromTimestamp returns the sequence of the first stored
+	// message whose timestamp is >= ts; 0 if nothing was ever stored, last+1
+	// if every stored message is older (or none is left).
 	GetSequenceFromTimestamp(ts int64) (uint64, error)
 	// State returns the number of stored messages and their size in bytes.
 	State() (msgs int, bytes uint64, err error)
 	// Flush makes every stored message durable (fsync when configured).
 	Flush() error
-	// Close releases the log's resources.
+	// Close releases the log's resources. It is idempotent; every other
+	// method then fails with ErrClosed.
 	Close() error
 }
 
 // SubStore holds the subscriptions of one channel.
 type SubStore interface {
-	// CreateSub stores a new subscription and sets s.ID. It returns
+	// CreateSub stores a new subscription and sets s.ID (any ID the caller
+	// set is overwritten). It returns
 	// ErrTooManySubs when the channel's MaxSubscriptions is reached (offline
 	// durables and shadows count).
 	CreateSub(s *SubState) error
-	// UpdateSub replaces the stored state of subscription s.ID.
+	// UpdateSub replaces the stored state of subscription s.ID. It returns
+	// ErrNotFound if the channel holds no such subscription.
 	UpdateSub(s *SubState) error
-	// DeleteSub removes a subscription and its pending set.
+	// DeleteSub removes a subscription and its pending set. Unknown IDs are
+	// ignored.
 	DeleteSub(subID uint64) error
-	// AddSeqPending records that seq was sent to the subscription.
+	// AddSeqPending records that seq was sent to the subscription. Unknown
+	// subscription IDs are ignored.
 	AddSeqPending(subID, seq uint64) error
-	// AckSeqPending records that seq was acknowledged.
+	// AckSeqPending records that seq was acknowledged. Unknown
+	// subscriptions and sequences are ignored.
 	AckSeqPending(subID, seq uint64) error
 	// Flush makes every change durable (fsync when configured).
 	Flush() error
-	// Close releases the store's resources.
+	// Close releases the store's resources. It is idempotent; every other
+	// method then fails with ErrClosed.
 	Close() error
 }
