@@ -205,25 +205,41 @@ func TestStoreDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// BenchmarkStoreAndFlush128B measures the publish hot path: one new 128 B
+// message stored and flushed per op. "default-limits" keeps every message
+// (the ring grows); "ring-full" runs at MaxMsgs=10000, dropping one old
+// message per op (steady state).
 func BenchmarkStoreAndFlush128B(b *testing.B) {
-	s := newStore(b, store.DefaultLimits())
-	defer s.Close()
-	c, err := s.CreateChannel("bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	data := make([]byte, 128)
-	b.ReportAllocs()
-	b.SetBytes(128)
-	seq := uint64(0)
-	for b.Loop() {
-		seq++
-		m := &pb.MsgProto{Sequence: seq, Subject: "bench", Data: data, Timestamp: int64(seq)}
-		if err := c.Msgs.Store(m); err != nil {
-			b.Fatal(err)
-		}
-		if err := c.Msgs.Flush(); err != nil {
-			b.Fatal(err)
-		}
+	full := store.DefaultLimits()
+	full.MaxMsgs = 10000
+	for _, bc := range []struct {
+		name   string
+		limits store.Limits
+	}{
+		{"default-limits", store.DefaultLimits()},
+		{"ring-full", full},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := newStore(b, bc.limits)
+			defer s.Close()
+			c, err := s.CreateChannel("bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			data := make([]byte, 128)
+			b.ReportAllocs()
+			b.SetBytes(128)
+			seq := uint64(0)
+			for b.Loop() {
+				seq++
+				m := &pb.MsgProto{Sequence: seq, Subject: "bench", Data: data, Timestamp: int64(seq)}
+				if err := c.Msgs.Store(m); err != nil {
+					b.Fatal(err)
+				}
+				if err := c.Msgs.Flush(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
