@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/nats-io/stan.go/pb"
 
@@ -39,6 +41,7 @@ var recoveryCases = []testCase{
 		rs := w.reopenAndCheck(h, l)
 		checkFirstLast(t, rs.Channels["foo"].Channel.Msgs, 6, 10)
 	}},
+	{"MaxAgeAcrossRecovery", testRecoverMaxAge},
 	{"RecoveredChannelsCount", func(t *testing.T, h *harness) {
 		l := unlimited()
 		l.MaxChannels = 2
@@ -53,6 +56,59 @@ var recoveryCases = []testCase{
 		_, err = w.s.CreateChannel("a")
 		isErr(t, "CreateChannel of a recovered channel", err, store.ErrAlreadyExists)
 	}},
+}
+
+// testRecoverMaxAge: expiry continues on recovered messages, and a channel
+// whose messages all expired keeps its sequence position across recovery
+// (first = last+1), so sequences are never reused.
+func testRecoverMaxAge(t *testing.T, h *harness) {
+	synctest.Test(t, func(t *testing.T) {
+		l := unlimited()
+		l.MaxAge = 10 * time.Second
+		s := h.open(t, l)
+		noErr(t, "Init", s.Init(testInfo("age")))
+		c := mustCreate(t, s, "foo")
+		start := time.Now()
+		for seq := uint64(1); seq <= 3; seq++ {
+			noErr(t, "Store", c.Msgs.Store(newMsg("foo", seq, time.Now().UnixNano())))
+		}
+		time.Sleep(8 * time.Second)
+		m4 := newMsg("foo", 4, time.Now().UnixNano())
+		noErr(t, "Store", c.Msgs.Store(m4))
+		noErr(t, "Flush", c.Msgs.Flush())
+		noErr(t, "Flush", c.Subs.Flush())
+		time.Sleep(time.Second)
+
+		s, rs := h.reopen(t, s, l) // at 9 s: nothing expired yet
+		if rs == nil || rs.Channels["foo"] == nil {
+			t.Fatalf("recovered state = %+v, want channel foo", rs)
+		}
+		c = rs.Channels["foo"].Channel
+		checkFirstLast(t, c.Msgs, 1, 4)
+
+		time.Sleep(start.Add(14 * time.Second).Sub(time.Now()))
+		synctest.Wait()
+		checkFirstLast(t, c.Msgs, 4, 4)
+		checkLookup(t, c.Msgs, m4)
+
+		time.Sleep(start.Add(21 * time.Second).Sub(time.Now()))
+		synctest.Wait()
+		checkFirstLast(t, c.Msgs, 5, 4)
+
+		s, rs = h.reopen(t, s, l)
+		if rs == nil || rs.Channels["foo"] == nil {
+			t.Fatalf("recovered state = %+v, want channel foo", rs)
+		}
+		c = rs.Channels["foo"].Channel
+		checkFirstLast(t, c.Msgs, 5, 4)
+		checkState(t, c.Msgs, 0)
+		checkSeqFromTS(t, c.Msgs, 0, 5)
+		m5 := newMsg("foo", 5, time.Now().UnixNano())
+		noErr(t, "Store", c.Msgs.Store(m5))
+		checkFirstLast(t, c.Msgs, 5, 5)
+		checkLookup(t, c.Msgs, m5)
+		noErr(t, "Close", s.Close())
+	})
 }
 
 // testRecoverEverything writes every kind of record, recovers, writes more
