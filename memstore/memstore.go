@@ -103,7 +103,11 @@ func (s *Store) DeleteClient(clientID string) error {
 }
 
 // CreateChannel creates the message log and subscription store of name.
+// Invalid names (store.IsChannelNameValid, no wildcards) are refused.
 func (s *Store) CreateChannel(name string) (*store.Channel, error) {
+	if !store.IsChannelNameValid(name, false) {
+		return nil, fmt.Errorf("memstore: create channel: invalid name %q", name)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

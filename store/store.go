@@ -94,7 +94,8 @@ type Store interface {
 	AddClient(c *Client) error
 	// DeleteClient removes a client registration. Unknown IDs are ignored.
 	DeleteClient(clientID string) error
-	// CreateChannel creates the stores of a new channel. It returns
+	// CreateChannel creates the stores of a new channel. It refuses names
+	// that store.IsChannelNameValid(name, false) rejects, and returns
 	// ErrTooManyChannels when MaxChannels is reached and ErrAlreadyExists if
 	// the channel exists.
 	CreateChannel(name string) (*Channel, error)

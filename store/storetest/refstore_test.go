@@ -181,6 +181,9 @@ func (s *refStore) DeleteClient(id string) error {
 }
 
 func (s *refStore) CreateChannel(name string) (*store.Channel, error) {
+	if !store.IsChannelNameValid(name, false) {
+		return nil, errors.New("ref: invalid channel name")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

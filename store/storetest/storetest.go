@@ -264,6 +264,17 @@ var storeCases = []testCase{
 			t.Fatalf("new channel FirstAndLastSequence = %d, %d, %v", f, l2, err)
 		}
 	}},
+	{"InvalidChannelNames", func(t *testing.T, h *harness) {
+		l := unlimited()
+		l.MaxChannels = 1
+		s := h.open(t, l)
+		for _, name := range []string{"", ".foo", "foo.", "foo..bar", "foo/bar", "foo.*", "foo.>", ">"} {
+			if c, err := s.CreateChannel(name); err == nil {
+				t.Fatalf("CreateChannel(%q) = %+v, want an error", name, c)
+			}
+		}
+		mustCreate(t, s, "foo.bar") // the refused names took no slot
+	}},
 	{"RecreatedChannelIsEmpty", func(t *testing.T, h *harness) {
 		s := h.open(t, unlimited())
 		c := mustCreate(t, s, "foo")
