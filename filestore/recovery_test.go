@@ -1,0 +1,305 @@
+package filestore
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stanft/stanft/store"
+)
+
+func TestRecoverAfterClose(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t)
+	populate(t, dir, cfg, 50)
+	_, rs, err := recoverDir(t, dir, cfg)
+	must(t, err)
+	if rs == nil || rs.Info.ClusterID != "cid" {
+		t.Fatalf("recovered info = %+v", rs)
+	}
+	if len(rs.Clients) != 1 || rs.Clients[0].ID != "me" || string(rs.Clients[0].ConnID) != "conn" {
+		t.Fatalf("recovered clients = %+v", rs.Clients)
+	}
+	rc := rs.Channels["foo"]
+	if rc == nil {
+		t.Fatalf("channel foo not recovered: %+v", rs.Channels)
+	}
+	checkMsgs(t, rc.Channel.Msgs, 1, 50)
+	if len(rc.Subs) != 1 || rc.Subs[0].Sub.LastSent != 3 || len(rc.Subs[0].Pending) != 3 {
+		t.Fatalf("recovered subs = %+v", rc.Subs)
+	}
+}
+
+func TestRecoverFreshAndServerInfo(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ReadServerInfo(dir); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ReadServerInfo(fresh) = %v; want ErrNotFound", err)
+	}
+	if _, err := ReadServerInfo(filepath.Join(dir, "missing")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ReadServerInfo(missing) = %v; want ErrNotFound", err)
+	}
+	populate(t, dir, testConfig(t), 1)
+	info, err := ReadServerInfo(dir)
+	must(t, err)
+	if info.ClusterID != "cid" {
+		t.Fatalf("ReadServerInfo = %+v", info)
+	}
+}
+
+func TestForeignDatastoreRefused(t *testing.T) {
+	for _, layout := range []string{"server.dat", "clients.dat", "foo/subs.dat"} {
+		dir := t.TempDir()
+		p := filepath.Join(dir, layout)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o750))
+		must(t, os.WriteFile(p, []byte("x"), 0o640))
+		if _, err := Open(dir, testConfig(t)); !errors.Is(err, ErrForeignDatastore) || !strings.Contains(err.Error(), layout) {
+			t.Errorf("Open with %s = %v; want ErrForeignDatastore naming the file", layout, err)
+		}
+		if _, err := Verify(dir, testConfig(t)); !errors.Is(err, ErrForeignDatastore) {
+			t.Errorf("Verify with %s = %v; want ErrForeignDatastore", layout, err)
+		}
+		if _, err := ReadServerInfo(dir); !errors.Is(err, ErrForeignDatastore) {
+			t.Errorf("ReadServerInfo with %s = %v; want ErrForeignDatastore", layout, err)
+		}
+	}
+}
+
+func TestFTFilesIgnored(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "stanft.lock"), nil, 0o640))
+	must(t, os.WriteFile(filepath.Join(dir, "stanft.epoch"), []byte("7"), 0o640))
+	must(t, os.MkdirAll(filepath.Join(dir, "stanft.something"), 0o750))
+	populate(t, dir, testConfig(t), 3)
+	_, rs, err := recoverDir(t, dir, testConfig(t))
+	must(t, err)
+	checkMsgs(t, rs.Channels["foo"].Channel.Msgs, 1, 3)
+	rep, err := Verify(dir, testConfig(t))
+	must(t, err)
+	if !rep.Healthy() || len(rep.Problems) != 0 {
+		t.Fatalf("Verify = %s", rep)
+	}
+}
+
+// TestTornTailEveryOffset cuts each log file inside its last record, at
+// every offset, and checks that recovery truncates exactly that record
+// (saving it to .broken) and keeps everything before it.
+func TestTornTailEveryOffset(t *testing.T) {
+	src := t.TempDir()
+	cfg := testConfig(t)
+	cfg.Logger = nil // hundreds of recoveries: keep failing output readable
+	populate(t, src, cfg, 5)
+	files := []struct {
+		rel   string
+		check func(t *testing.T, rs *store.RecoveredState)
+	}{
+		{filepath.Join(channelsDir, channelDirName("foo"), sliceDatName(1)), func(t *testing.T, rs *store.RecoveredState) {
+			ms := rs.Channels["foo"].Channel.Msgs
+			checkMsgs(t, ms, 1, 4)
+			must(t, ms.Store(testMsg("foo", 5)))
+			must(t, ms.Flush())
+			checkMsgs(t, ms, 1, 5)
+		}},
+		{filepath.Join(channelsDir, channelDirName("foo"), subsFile), func(t *testing.T, rs *store.RecoveredState) {
+			subs := rs.Channels["foo"].Subs
+			if len(subs) != 1 || len(subs[0].Pending) != 2 || subs[0].Sub.LastSent != 2 {
+				t.Fatalf("subs = %+v %+v", subs, subs[0].Pending)
+			}
+		}},
+		{clientsFile, nil},
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f.rel), func(t *testing.T) {
+			offs := recordOffsets(t, filepath.Join(src, f.rel))
+			fi, err := os.Stat(filepath.Join(src, f.rel))
+			must(t, err)
+			last := offs[len(offs)-1]
+			for cut := last; cut < fi.Size(); cut++ {
+				dir := t.TempDir()
+				copyDir(t, src, dir)
+				p := filepath.Join(dir, f.rel)
+				must(t, os.Truncate(p, cut))
+				s, rs, err := recoverDir(t, dir, cfg)
+				if err != nil {
+					t.Fatalf("cut at %d: Recover: %v", cut, err)
+				}
+				if got, _ := os.Stat(p); got.Size() != last {
+					t.Fatalf("cut at %d: size after recovery %d; want %d", cut, got.Size(), last)
+				}
+				broken, err := os.ReadFile(p + brokenSuffix)
+				if cut > last && (err != nil || int64(len(broken)) != cut-last) {
+					t.Fatalf("cut at %d: .broken holds %d bytes (%v); want %d", cut, len(broken), err, cut-last)
+				}
+				if f.check != nil {
+					f.check(t, rs)
+				} else if len(rs.Clients) != 0 {
+					t.Fatalf("cut at %d: clients = %+v", cut, rs.Clients)
+				}
+				must(t, s.Close())
+			}
+		})
+	}
+}
+
+// TestCorruption damages files in ways recovery must not repair on its own.
+func TestCorruption(t *testing.T) {
+	src := t.TempDir()
+	cfg := testConfig(t)
+	populate(t, src, cfg, 5)
+	dat := filepath.Join(channelsDir, channelDirName("foo"), sliceDatName(1))
+	subs := filepath.Join(channelsDir, channelDirName("foo"), subsFile)
+	flipAt := func(rel string, rec int) func(t *testing.T, dir string) (string, int64) {
+		return func(t *testing.T, dir string) (string, int64) {
+			p := filepath.Join(dir, rel)
+			off := recordOffsets(t, p)[rec]
+			b, err := os.ReadFile(p)
+			must(t, err)
+			b[off+frameHeaderSize+1] ^= 0x40
+			must(t, os.WriteFile(p, b, 0o640))
+			return p, off
+		}
+	}
+	cases := []struct {
+		name    string
+		corrupt func(t *testing.T, dir string) (file string, off int64)
+	}{
+		{"FlipByteMidDat", flipAt(dat, 2)},
+		{"FlipByteFirstDatRecord", flipAt(dat, 0)},
+		{"FlipByteMidSubs", flipAt(subs, 1)},
+		{"FlipLengthMidDat", func(t *testing.T, dir string) (string, int64) {
+			p := filepath.Join(dir, dat)
+			off := recordOffsets(t, p)[1]
+			b, err := os.ReadFile(p)
+			must(t, err)
+			b[off+3] = 0x7f // length now far beyond the end of the file
+			must(t, os.WriteFile(p, b, 0o640))
+			return p, off
+		}},
+		{"MissingInfo", func(t *testing.T, dir string) (string, int64) {
+			p := filepath.Join(dir, infoFile)
+			must(t, os.Remove(p))
+			return p, 0
+		}},
+		{"CorruptInfo", func(t *testing.T, dir string) (string, int64) {
+			p := filepath.Join(dir, infoFile)
+			b, err := os.ReadFile(p)
+			must(t, err)
+			b[len(b)-1] ^= 1
+			must(t, os.WriteFile(p, b, 0o640))
+			return p, 0
+		}},
+		{"MissingMeta", func(t *testing.T, dir string) (string, int64) {
+			p := filepath.Join(dir, channelsDir, channelDirName("foo"), metaFile)
+			must(t, os.Remove(p))
+			return p, 0
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			copyDir(t, src, dir)
+			file, off := c.corrupt(t, dir)
+			before := treeHash(t, dir)
+			rep, err := Verify(dir, cfg)
+			must(t, err)
+			if rep.Healthy() {
+				t.Fatalf("Verify says healthy:\n%s", rep)
+			}
+			if !strings.Contains(rep.String(), file) {
+				t.Fatalf("Verify report does not name %s:\n%s", file, rep)
+			}
+			if treeHash(t, dir) != before {
+				t.Fatal("Verify modified the datastore")
+			}
+			s := openTest(t, dir, cfg)
+			defer s.Close()
+			_, err = s.Recover(context.Background())
+			ce := asCorruption(t, err)
+			if ce.File != file || ce.Offset != off {
+				t.Fatalf("CorruptionError at %s:%d; want %s:%d (%v)", ce.File, ce.Offset, file, off, err)
+			}
+			for _, want := range []string{file, "stanft store verify", "backup"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Fatalf("error %q does not mention %q", err, want)
+				}
+			}
+			if treeHash(t, dir) != before {
+				t.Fatal("a failed recovery modified the datastore")
+			}
+		})
+	}
+}
+
+// TestIndexRebuilt: a missing, truncated or damaged index is rebuilt from
+// the data file.
+func TestIndexRebuilt(t *testing.T) {
+	src := t.TempDir()
+	cfg := testConfig(t)
+	populate(t, src, cfg, 300)
+	idx := filepath.Join(channelsDir, channelDirName("foo"), sliceIdxName(1))
+	cases := map[string]func(p string){
+		"Missing":   func(p string) { must(t, os.Remove(p)) },
+		"Truncated": func(p string) { must(t, os.Truncate(p, 100*idxEntrySize+7)) },
+		"Flipped": func(p string) {
+			b, err := os.ReadFile(p)
+			must(t, err)
+			b[150*idxEntrySize+3] ^= 0xff
+			must(t, os.WriteFile(p, b, 0o640))
+		},
+		"Longer": func(p string) {
+			f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			must(t, err)
+			_, err = f.Write(make([]byte, 3*idxEntrySize))
+			must(t, err)
+			must(t, f.Close())
+		},
+	}
+	for name, damage := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			copyDir(t, src, dir)
+			p := filepath.Join(dir, idx)
+			damage(p)
+			rep, err := Verify(dir, cfg)
+			must(t, err)
+			if !rep.Healthy() {
+				t.Fatalf("Verify: %s", rep)
+			}
+			s, rs, err := recoverDir(t, dir, cfg)
+			must(t, err)
+			checkMsgs(t, rs.Channels["foo"].Channel.Msgs, 1, 300)
+			must(t, s.Close())
+			fi, err := os.Stat(p)
+			must(t, err)
+			if fi.Size() != 300*idxEntrySize {
+				t.Fatalf("index size %d after recovery; want %d", fi.Size(), 300*idxEntrySize)
+			}
+			rep, err = Verify(dir, cfg)
+			must(t, err)
+			if len(rep.Problems) != 0 || rep.Messages != 300 {
+				t.Fatalf("Verify after rebuild: %s", rep)
+			}
+		})
+	}
+}
+
+func TestVerifyTornTailIsRepairable(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t)
+	populate(t, dir, cfg, 5)
+	p := filepath.Join(chanDir(dir, "foo"), sliceDatName(1))
+	fi, err := os.Stat(p)
+	must(t, err)
+	must(t, os.Truncate(p, fi.Size()-3))
+	before := treeHash(t, dir)
+	rep, err := Verify(dir, cfg)
+	must(t, err)
+	if !rep.Healthy() || len(rep.Problems) != 1 || rep.Problems[0].File != p {
+		t.Fatalf("Verify: %s", rep)
+	}
+	if treeHash(t, dir) != before {
+		t.Fatal("Verify modified the datastore")
+	}
+}
