@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -41,6 +43,25 @@ var recoveryCases = []testCase{
 		rs := w.reopenAndCheck(h, l)
 		checkFirstLast(t, rs.Channels["foo"].Channel.Msgs, 6, 10)
 	}},
+	{"CloseFlushes", func(t *testing.T, h *harness) {
+		w := newRecorder(t, h.open(t, unlimited()))
+		w.init(testInfo("close"))
+		w.addClient(testClient("a", 1))
+		w.createChannel("foo")
+		w.storeMsgs("foo", 1, 5)
+		id := w.createSub("foo", newSub("a", 1))
+		w.flushAll()
+		// Not flushed: Close must write these.
+		w.storeMsgs("foo", 6, 8)
+		w.addPending("foo", id, 6)
+		w.addPending("foo", id, 7)
+		w.ack("foo", id, 6)
+		w.updateSub("foo", id, func(s *store.SubState) { s.MaxInFlight = 99 })
+		w.createSub("foo", newSub("a", 2))
+		w.snapshot()
+		w.reopenAndCheck(h, unlimited())
+	}},
+	{"Churn", testRecoverChurn},
 	{"MaxAgeAcrossRecovery", testRecoverMaxAge},
 	{"RecoveredChannelsCount", func(t *testing.T, h *harness) {
 		l := unlimited()
@@ -56,6 +77,59 @@ var recoveryCases = []testCase{
 		_, err = w.s.CreateChannel("a")
 		isErr(t, "CreateChannel of a recovered channel", err, store.ErrAlreadyExists)
 	}},
+}
+
+// testRecoverChurn: many records of every kind, messages dropped by
+// MaxMsgs, many replacements and deletions, recovered twice.
+func testRecoverChurn(t *testing.T, h *harness) {
+	l := unlimited()
+	l.MaxMsgs = 1500
+	w := newRecorder(t, h.open(t, l))
+	w.init(testInfo("churn"))
+	for round := range 3 {
+		for i := range 40 {
+			w.addClient(testClient(fmt.Sprintf("cl%d", i), byte(round)))
+		}
+	}
+	for i := 0; i < 40; i += 2 {
+		w.deleteClient(fmt.Sprintf("cl%d", i))
+	}
+	w.createChannel("big")
+	var ids []uint64
+	for i := range 20 {
+		sub := newSub(fmt.Sprintf("cl%d", i), i)
+		if i%4 == 0 {
+			sub.IsDurable, sub.DurableName = true, fmt.Sprintf("dur%d", i)
+		}
+		ids = append(ids, w.createSub("big", sub))
+	}
+	for seq := uint64(1); seq <= 3000; seq++ {
+		m := newMsg("big", seq, int64(seq)*1000)
+		m.Data = bytes.Repeat([]byte{byte(seq)}, int(seq%7)*300)
+		w.storeMsg("big", m)
+		id := ids[seq%uint64(len(ids))]
+		w.addPending("big", id, seq)
+		if seq%3 != 0 {
+			w.ack("big", id, seq)
+		}
+		if seq%100 == 0 {
+			w.updateSub("big", id, func(s *store.SubState) { s.LastSent = seq - 50 })
+			w.flushAll()
+		}
+	}
+	for i, id := range ids {
+		if i%5 == 0 {
+			w.deleteSub("big", id)
+		}
+	}
+	w.flushAll()
+	w.reopenAndCheck(h, l)
+	for seq := uint64(3001); seq <= 3100; seq++ {
+		w.storeMsg("big", newMsg("big", seq, int64(seq)*1000))
+		w.addPending("big", ids[1], seq)
+	}
+	w.flushAll()
+	w.reopenAndCheck(h, l)
 }
 
 // testRecoverMaxAge: expiry continues on recovered messages, and a channel
@@ -331,6 +405,15 @@ func (w *recorder) flushAll() {
 	for name, cm := range w.channels {
 		noErr(w.t, "Msgs.Flush "+name, cm.c.Msgs.Flush())
 		noErr(w.t, "Subs.Flush "+name, cm.c.Subs.Flush())
+	}
+	w.snapshot()
+}
+
+// snapshot records the byte counts and drops from the model the messages
+// that limits removed.
+func (w *recorder) snapshot() {
+	w.t.Helper()
+	for _, cm := range w.channels {
 		_, b, err := cm.c.Msgs.State()
 		noErr(w.t, "State", err)
 		cm.bytes = b
