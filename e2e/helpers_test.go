@@ -39,6 +39,7 @@ type scenarioOpts struct {
 
 func newScenario(t *testing.T, o scenarioOpts) *scenario {
 	t.Helper()
+	requireStanft(t)
 	url := sharedURL
 	if o.ownNATS {
 		_, url = StartNATS(t)

@@ -17,6 +17,7 @@ import (
 // Built once per run by TestMain.
 var (
 	stanftBin string // the stanft binary
+	stanftErr error  // why stanftBin could not be built
 	natsdBin  string // the plain NATS server of e2e/internal/natsd
 	sharedURL string // a NATS server process shared by the tests
 )
@@ -39,17 +40,13 @@ func runMain(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	stanftBin = filepath.Join(dir, "stanft")
 	natsdBin = filepath.Join(dir, "natsd")
-	for _, b := range []struct{ out, pkg string }{
-		{stanftBin, "github.com/stanft/stanft/cmd/stanft"},
-		{natsdBin, "github.com/stanft/stanft/e2e/internal/natsd"},
-	} {
-		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "e2e: go build %s: %v\n%s", b.pkg, err, out)
-			return 1
-		}
+	if err := goBuild(natsdBin, "github.com/stanft/stanft/e2e/internal/natsd"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
+	// A stanft that does not build fails the tests that need it, not the
+	// framework's own tests.
+	stanftErr = goBuild(stanftBin, "github.com/stanft/stanft/cmd/stanft")
 	ns, url, err := startNATSProcess(natsdBin, filepath.Join(dir, "natsd.log"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -68,6 +65,24 @@ func runMain(m *testing.M) int {
 		}
 	}()
 	return m.Run()
+}
+
+// goBuild builds a static binary of pkg at out.
+func goBuild(out, pkg string) error {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("e2e: go build %s: %w\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// requireStanft fails the test if the stanft binary could not be built.
+func requireStanft(t *testing.T) {
+	t.Helper()
+	if stanftErr != nil {
+		t.Fatal(stanftErr)
+	}
 }
 
 // startNATSProcess starts natsd on a free port and waits until it is ready.
