@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -172,8 +173,9 @@ func (l *logging) Close() error {
 // Fatalf does not exit: it logs an error and calls onFatal, and the caller
 // decides (the embedded server is then shut down and stanft exits 1).
 type natsLogger struct {
-	log     hclog.Logger
-	onFatal func(msg string)
+	log      hclog.Logger
+	onFatal  func(msg string)
+	fatalMsg atomic.Pointer[string] // the first fatal message
 }
 
 var _ natsd.Logger = (*natsLogger)(nil)
@@ -194,6 +196,7 @@ func (n *natsLogger) Tracef(format string, v ...any) {
 func (n *natsLogger) Fatalf(format string, v ...any) {
 	msg := fmt.Sprintf(format, v...)
 	n.log.Error(msg)
+	n.fatalMsg.CompareAndSwap(nil, &msg)
 	if n.onFatal != nil {
 		n.onFatal(msg)
 	}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/stanft/stanft/monitor"
 )
 
-func serve(ctx context.Context, o *options, logs *logging, env serverEnv) int {
-	logs.root.Error("Failed to start: " + errors.New("not wired yet").Error())
+func (p *process) runFT(ctx context.Context, metrics *monitor.Metrics) int {
+	p.log.Error("Failed to start: " + errors.New("FT not wired yet").Error())
 	return exitFailure
 }
 

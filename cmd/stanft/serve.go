@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nuid"
+
+	"github.com/stanft/stanft/memstore"
+	"github.com/stanft/stanft/monitor"
+	"github.com/stanft/stanft/server"
+	"github.com/stanft/stanft/store"
+)
+
+// shutdownTimeout bounds each step of the graceful shutdown.
+const shutdownTimeout = 30 * time.Second
+
+// process is one running stanft server: the pieces serve builds, in the
+// order it builds them, and what the signal loop needs.
+type process struct {
+	o      *options
+	logs   *logging
+	log    hclog.Logger
+	env    serverEnv
+	nats   *embeddedNATS // nil with -ns
+	srv    *server.Server
+	mon    *monitor.Monitor
+	health *health
+	// fatal receives errors that end the process (NATS fatal log, fenced
+	// active, elector failure); the first one wins.
+	fatal chan error
+}
+
+func (p *process) fail(err error) {
+	select {
+	case p.fatal <- err:
+	default:
+	}
+}
+
+// serve runs the server until ctx is done or a fatal error occurs, then
+// shuts down gracefully. It returns the exit code.
+func serve(ctx context.Context, o *options, logs *logging, env serverEnv) int {
+	p := &process{o: o, logs: logs, log: logs.root, env: env, health: &health{}, fatal: make(chan error, 1)}
+	code := p.run(ctx)
+	return code
+}
+
+func (p *process) run(ctx context.Context) (code int) {
+	o, log := p.o, p.log
+	serverID := nuid.Next()
+	log.Info(fmt.Sprintf("Starting stanft[%s] version %s", o.ClusterID, version))
+	log.Info(fmt.Sprintf("ServerID: %s", serverID))
+	log.Info(fmt.Sprintf("Go version: %s", runtime.Version()))
+	startFailed := func(err error) int {
+		log.Error(fmt.Sprintf("Failed to start: %v", err))
+		return exitFailure
+	}
+
+	natsURL := o.NATSServer
+	if natsURL == "" {
+		emb, err := startNATS(o, p.logs, func(msg string) { p.fail(errors.New(msg)) })
+		if err != nil {
+			return startFailed(err)
+		}
+		p.nats = emb
+		defer emb.shutdown()
+		natsURL = emb.clientURL
+	}
+	ncOpts, err := natsConnOptions(o, p.nats != nil && o.NATS.TLSConfig != nil)
+	if err != nil {
+		return startFailed(err)
+	}
+
+	scfg := server.DefaultConfig()
+	scfg.ClusterID = o.ClusterID
+	scfg.DiscoverPrefix = o.DiscoverPrefix
+	scfg.ServerID = serverID
+	scfg.Version = version
+	scfg.NATSURL = natsURL
+	scfg.NATSOptions = ncOpts
+	scfg.FT = o.FTGroup != ""
+	scfg.ClientHBInterval = o.HBInterval
+	scfg.ClientHBTimeout = o.HBTimeout
+	scfg.ClientHBFailCount = o.HBFailCount
+	scfg.ReplaceDurable = o.ReplaceDurable
+	scfg.IOBatchSize = o.IOBatchSize
+	scfg.IOSleepTime = time.Duration(o.IOSleepTime) * time.Microsecond
+	scfg.Logger = log
+	metrics := monitor.NewMetrics()
+	scfg.Metrics = metrics
+
+	var st store.Store
+	if scfg.FT {
+		// The FT datastore is opened only once this server wins the lock;
+		// until then the server holds an empty placeholder it never serves.
+		st, err = memstore.New(memstore.Config{Limits: o.Limits.Clone(), Logger: log.Named("memstore")})
+	} else {
+		st, err = p.openStore(nil, metrics)
+	}
+	if err != nil {
+		return startFailed(err)
+	}
+	srv, err := server.New(scfg, st)
+	if err != nil {
+		st.Close()
+		return startFailed(err)
+	}
+	p.srv = srv
+	defer func() {
+		if err := srv.Close(); err != nil {
+			log.Error("closing the server", "error", err)
+		}
+	}()
+
+	if o.monitorEnabled() {
+		if err := p.startMonitor(metrics); err != nil {
+			st.Close()
+			return startFailed(err)
+		}
+		defer p.stopMonitor()
+	}
+
+	if scfg.FT {
+		st.Close()
+		return p.runFT(ctx, metrics)
+	}
+
+	if err := srv.Activate(ctx); err != nil {
+		st.Close()
+		if ctx.Err() != nil {
+			return shutdownExitCode(ctx)
+		}
+		return startFailed(err)
+	}
+	srv.SetState(server.StateStandalone)
+	p.health.setServing(true)
+	if p.env.Started != nil {
+		p.env.Started(natsURL)
+	}
+	err = p.wait(ctx)
+	log.Info("Shutting down.")
+	srv.SetState(server.StateShutdown)
+	p.health.setServing(false)
+	dctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if derr := srv.Deactivate(dctx); derr != nil {
+		log.Error("deactivating the server", "error", derr)
+	}
+	if cerr := st.Close(); cerr != nil {
+		log.Error("closing the store", "error", cerr)
+	}
+	if err != nil {
+		log.Error(err.Error())
+		return exitFailure
+	}
+	return shutdownExitCode(ctx)
+}
+
+// openStore opens the configured store. fence is the FT fencing check for a
+// FILE store (nil when standalone).
+func (p *process) openStore(fence func() error, metrics *monitor.Metrics) (store.Store, error) {
+	o := p.o
+	switch o.StoreType {
+	case storeFile:
+		st, err := openFileStore(o, p.log.Named("filestore"), fence, metrics)
+		if err != nil {
+			return nil, err
+		}
+		p.log.Info(fmt.Sprintf("Store location: %s", o.Dir))
+		return st, nil
+	default:
+		return memstore.New(memstore.Config{Limits: o.Limits.Clone(), Logger: p.log.Named("memstore")})
+	}
+}
+
+// wait blocks until ctx is done (nil) or a fatal error arrives, handling
+// SIGUSR1 (reopen the log file) and SIGHUP (reload the embedded NATS
+// configuration) meanwhile.
+func (p *process) wait(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-p.fatal:
+			return err
+		case sig := <-p.env.Signals:
+			p.handleSignal(sig)
+		}
+	}
+}
+
+func (p *process) handleSignal(sig os.Signal) {
+	switch sig {
+	case syscall.SIGUSR1:
+		if err := p.logs.Reopen(); err != nil {
+			p.log.Error(fmt.Sprintf("Unable to reopen log file: %v", err))
+			return
+		}
+		p.log.Info("File log re-opened")
+	case syscall.SIGHUP:
+		if p.nats == nil {
+			p.log.Warn("Reload supported only for embedded NATS Server's configuration")
+			return
+		}
+		if err := p.nats.reload(p.o.NATS); err != nil {
+			p.log.Error(fmt.Sprintf("Reload: %v", err))
+			return
+		}
+		p.log.Info("Reloaded server configuration")
+	}
+}
+
+// startMonitor serves the monitoring endpoints on the user's -m/-ms ports;
+// the embedded NATS endpoints (/varz, ...) are served on the same port.
+func (p *process) startMonitor(metrics *monitor.Metrics) error {
+	o := p.o
+	cfg := monitor.DefaultConfig()
+	cfg.Source = p.srv
+	cfg.Health = p.health
+	cfg.Logger = p.log.Named("monitor")
+	cfg.Metrics = metrics
+	if p.nats != nil {
+		cfg.NATSHandler = monitor.NATSHandler(p.nats.ns)
+	}
+	mon, err := monitor.New(cfg)
+	if err != nil {
+		return err
+	}
+	host := o.NATS.HTTPHost
+	if host == "" {
+		host = o.NATS.Host
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	var httpAddr, httpsAddr string
+	if o.NATS.HTTPPort != 0 {
+		httpAddr = net.JoinHostPort(host, strconv.Itoa(max(o.NATS.HTTPPort, 0)))
+	}
+	if o.NATS.HTTPSPort != 0 {
+		httpsAddr = net.JoinHostPort(host, strconv.Itoa(max(o.NATS.HTTPSPort, 0)))
+	}
+	if err := mon.Start(httpAddr, httpsAddr, o.NATS.TLSConfig); err != nil {
+		return err
+	}
+	if a := mon.HTTPAddr(); a != "" {
+		p.log.Info(fmt.Sprintf("Starting http monitor on %s", a))
+	}
+	if a := mon.HTTPSAddr(); a != "" {
+		p.log.Info(fmt.Sprintf("Starting https monitor on %s", a))
+	}
+	p.mon = mon
+	return nil
+}
+
+func (p *process) stopMonitor() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.mon.Shutdown(ctx); err != nil {
+		p.log.Warn("stopping the monitor", "error", err)
+	}
+}
+
+// health answers /healthz and /readyz (SPEC D8).
+type health struct {
+	serving  atomic.Bool // a recovered active or standalone server
+	standby  atomic.Bool // an FT standby able to take over
+	liveErr  atomic.Pointer[error]
+	fatalErr atomic.Pointer[error]
+}
+
+func (h *health) setServing(b bool) { h.serving.Store(b) }
+func (h *health) setStandby(b bool) { h.standby.Store(b) }
+
+// setDead makes /healthz fail (nil clears it).
+func (h *health) setDead(err error) {
+	if err == nil {
+		h.liveErr.Store(nil)
+		return
+	}
+	h.liveErr.Store(&err)
+}
+
+// Live implements monitor.Health.
+func (h *health) Live() error {
+	if e := h.liveErr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// Ready implements monitor.Health.
+func (h *health) Ready(role string) error {
+	if h.serving.Load() {
+		return nil
+	}
+	if role == monitor.RoleActive {
+		return monitor.ErrNotActive
+	}
+	if h.standby.Load() {
+		return nil
+	}
+	return errors.New("not ready: neither serving nor a standby able to take over")
+}
