@@ -1,0 +1,206 @@
+// Command bench measures stanft against core NATS in one run, on one embedded
+// NATS server, and prints every figure with its ratio to the core NATS
+// publish-plus-reply rate:
+//
+//	go run ./bench                 # everything (a few minutes on 2 cores)
+//	go run ./bench -only memory    # core NATS + MEMORY
+//	go run ./bench -only file      # core NATS + MEMORY + FILE fsync on/off
+//	go run ./bench -only recovery  # recovery time and RSS (child processes)
+//	go run ./bench -only scrape    # publish with and without a /metrics scraper
+//
+// See bench/README.md.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+type options struct {
+	only        map[string]bool
+	n           int
+	size        int
+	runs        int
+	latN        int
+	recoverBig  int
+	recoverMany string
+	dir         string
+}
+
+func run() int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	only := fs.String("only", "memory,file,recovery,scrape", "comma-separated parts: memory, file, recovery, scrape")
+	n := fs.Int("n", 100000, "messages per throughput run")
+	size := fs.Int("size", 128, "payload bytes")
+	runs := fs.Int("runs", 3, "throughput runs per figure (the median is printed)")
+	latN := fs.Int("lat", 5000, "sync publishes for the latency percentiles")
+	recBig := fs.Int("recover-msgs", 1000000, "messages in the one-channel recovery dataset")
+	recMany := fs.String("recover-channels", "1000x1000", "channels x messages of the many-channel recovery dataset")
+	dir := fs.String("dir", "", "where FILE datastores go (default: a temporary directory, removed at the end)")
+	child := fs.String("recovery-child", "", "internal: recover this datastore and report (child process)")
+	childMode := fs.String("recovery-mode", "store", "internal: store or server")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return 2
+	}
+	if *child != "" {
+		return runRecoveryChild(*child, *childMode)
+	}
+	o := options{only: map[string]bool{}, n: *n, size: *size, runs: max(*runs, 1), latN: *latN,
+		recoverBig: *recBig, recoverMany: *recMany, dir: *dir}
+	for _, p := range strings.Split(*only, ",") {
+		o.only[strings.TrimSpace(p)] = true
+	}
+	if o.dir == "" {
+		d, err := os.MkdirTemp("", "stanft-bench-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		defer os.RemoveAll(d)
+		o.dir = d
+	}
+	if err := benchAll(o); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func benchAll(o options) error {
+	ns, err := startNATS()
+	if err != nil {
+		return err
+	}
+	defer ns.Shutdown()
+	url := ns.ClientURL()
+	fmt.Printf("stanft bench: %d x %d B, median of %d runs, embedded NATS %s\n", o.n, o.size, o.runs, url)
+
+	var core float64
+	if o.only["memory"] || o.only["file"] {
+		var rates []float64
+		for r := 0; r < o.runs; r++ {
+			rate, err := corePubReply(url, o.n, o.size)
+			if err != nil {
+				return err
+			}
+			rates = append(rates, rate)
+		}
+		core = median(rates)
+		fmt.Printf("%-44s %10.0f msgs/s\n", "core NATS publish+reply (pipelined, 16384)", core)
+	}
+	ratio := func(r float64) string {
+		if core == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%5.1f%% of core NATS", 100*r/core)
+	}
+
+	asyncRates := map[string]float64{}
+	kinds := []storeKind{}
+	if o.only["memory"] || o.only["file"] {
+		kinds = append(kinds, kindMemory)
+	}
+	if o.only["file"] {
+		kinds = append(kinds, kindFileSync, kindFileNo)
+	}
+	for ki, k := range kinds {
+		dir := filepath.Join(o.dir, fmt.Sprintf("store-%d", ki))
+		s, err := startServer(k, url, fmt.Sprintf("bench-%d", ki), dir, nil)
+		if err != nil {
+			return err
+		}
+		var async, e2e []float64
+		for r := 0; r < o.runs; r++ {
+			rate, err := asyncPublish(url, s.cid, fmt.Sprintf("async.%d", r), o.n, o.size)
+			if err != nil {
+				s.close()
+				return fmt.Errorf("%s async: %w", k.name, err)
+			}
+			async = append(async, rate)
+			rate, err = pubSub(url, s.cid, fmt.Sprintf("e2e.%d", r), o.n, o.size)
+			if err != nil {
+				s.close()
+				return fmt.Errorf("%s pub+sub: %w", k.name, err)
+			}
+			e2e = append(e2e, rate)
+		}
+		latN := o.latN
+		if k.doSync {
+			latN = min(latN, 2000)
+		}
+		p50, p99, err := syncLatency(url, s.cid, "sync", latN, o.size)
+		s.close()
+		if err != nil {
+			return fmt.Errorf("%s sync: %w", k.name, err)
+		}
+		a, e := median(async), median(e2e)
+		asyncRates[k.name] = a
+		fmt.Printf("%-44s %10.0f msgs/s  %s\n", k.name+" async publish", a, ratio(a))
+		fmt.Printf("%-44s %10.0f msgs/s  %s\n", k.name+" 1 pub + 1 sub end to end", e, ratio(e))
+		fmt.Printf("%-44s p50 %v  p99 %v  (%d publishes)\n", k.name+" sync publish latency", p50.Round(time.Microsecond), p99.Round(time.Microsecond), latN)
+	}
+	if m, f := asyncRates[kindMemory.name], asyncRates[kindFileSync.name]; m > 0 && f > 0 {
+		fmt.Printf("%-44s %5.1f%% of MEMORY, %s\n", "FILE fsync on async publish", 100*f/m, ratio(f))
+	}
+
+	if o.only["recovery"] {
+		if err := benchRecovery(o); err != nil {
+			return err
+		}
+	}
+	if o.only["scrape"] {
+		res, err := scrapeBench(url, o.n, o.size, o.runs, 100)
+		if err != nil {
+			return err
+		}
+		off, on := median(res.without), median(res.with)
+		fmt.Printf("%-44s %10.0f msgs/s\n", "MEMORY async publish, no scraper", off)
+		fmt.Printf("%-44s %10.0f msgs/s  (%+.1f%%; %d scrapes, %d failed, p50 %v)\n",
+			"MEMORY async publish, scraper at 10/s", on, 100*(on-off)/off, res.scrapes, res.scrapeErrs, res.scrapeP50.Round(time.Microsecond))
+	}
+	return nil
+}
+
+func benchRecovery(o options) error {
+	var chans, per int
+	if _, err := fmt.Sscanf(o.recoverMany, "%dx%d", &chans, &per); err != nil {
+		return fmt.Errorf("bench: -recover-channels %q: want CxM", o.recoverMany)
+	}
+	for i, ds := range []dataset{
+		{name: fmt.Sprintf("1 channel x %d", o.recoverBig), channels: 1, perChan: o.recoverBig},
+		{name: fmt.Sprintf("%d channels x %d", chans, per), channels: chans, perChan: per},
+	} {
+		dir := filepath.Join(o.dir, fmt.Sprintf("recovery-%d", i))
+		t0 := time.Now()
+		if err := populate(dir, ds, o.size); err != nil {
+			return err
+		}
+		fmt.Printf("recovery %s x %d B (written in %v)\n", ds.name, o.size, time.Since(t0).Round(time.Millisecond))
+		for _, mode := range []string{"store", "server"} {
+			res, err := recoverInChild(dir, mode)
+			if err != nil {
+				return err
+			}
+			what := "filestore Open+Recover"
+			if mode == "server" {
+				what = "server Activate (recovers; + embedded NATS)"
+			}
+			counts := ""
+			if mode == "store" {
+				counts = fmt.Sprintf(", %d channels, %d msgs", res.Channels, res.Msgs)
+			}
+			fmt.Printf("  %-44s %8v  RSS %d MB (peak %d MB)%s\n", what, res.Elapsed.Round(time.Millisecond),
+				res.RSSKB/1024, res.HWMKB/1024, counts)
+		}
+		_ = os.RemoveAll(dir)
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/stan.go"
+
+	"github.com/stanft/stanft/monitor"
+)
+
+// scrapeResult compares publish rates without and with a scraper.
+type scrapeResult struct {
+	without, with []float64
+	scrapes       int
+	scrapeErrs    int
+	scrapeP50     time.Duration
+}
+
+// scrapeBench runs a MEMORY server with the monitor handler on a loopback
+// HTTP server, prepares `channels` channels each with a durable subscription,
+// then alternates async-publish runs without and with a scraper polling
+// /metrics and /streaming/channelsz?subs=1 ten times a second.
+func scrapeBench(natsURL string, n, size, runs, channels int) (scrapeResult, error) {
+	var res scrapeResult
+	mon := monitor.NewMetrics()
+	s, err := startServer(kindMemory, natsURL, "bench-scrape", "", mon)
+	if err != nil {
+		return res, err
+	}
+	defer s.close()
+	src, ok := any(s.srv).(monitor.Source)
+	if !ok {
+		return res, fmt.Errorf("bench: *server.Server does not implement monitor.Source yet")
+	}
+	cfg := monitor.DefaultConfig()
+	cfg.Source = src
+	cfg.Metrics = mon
+	m, err := monitor.New(cfg)
+	if err != nil {
+		return res, fmt.Errorf("bench: monitor: %w", err)
+	}
+	hs := httptest.NewServer(m.Handler())
+	defer hs.Close()
+
+	// Give the scrapes something to walk: channels with a durable each.
+	sc, err := connect(natsURL, s.cid)
+	if err != nil {
+		return res, err
+	}
+	defer sc.Close()
+	for i := 0; i < channels; i++ {
+		ch := fmt.Sprintf("scrape.%03d", i)
+		if err := sc.Publish(ch, make([]byte, size)); err != nil {
+			return res, fmt.Errorf("bench: scrape prepare: %w", err)
+		}
+		if _, err := sc.Subscribe(ch, func(*stan.Msg) {}, stan.DurableName(fmt.Sprintf("d%03d", i))); err != nil {
+			return res, fmt.Errorf("bench: scrape prepare sub: %w", err)
+		}
+	}
+
+	var lat []time.Duration
+	for r := 0; r < runs; r++ {
+		rate, err := asyncPublish(natsURL, s.cid, fmt.Sprintf("scrape.pub.off.%d", r), n, size)
+		if err != nil {
+			return res, err
+		}
+		res.without = append(res.without, rate)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 5 * time.Second}
+			tk := time.NewTicker(100 * time.Millisecond)
+			defer tk.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tk.C:
+				}
+				for _, path := range []string{"/metrics", "/streaming/channelsz?subs=1"} {
+					t0 := time.Now()
+					ok := get(client, hs.URL+path)
+					d := time.Since(t0)
+					mu.Lock()
+					res.scrapes++
+					if !ok {
+						res.scrapeErrs++
+					}
+					lat = append(lat, d)
+					mu.Unlock()
+				}
+			}
+		}()
+		rate, err = asyncPublish(natsURL, s.cid, fmt.Sprintf("scrape.pub.on.%d", r), n, size)
+		cancel()
+		wg.Wait()
+		if err != nil {
+			return res, err
+		}
+		res.with = append(res.with, rate)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	res.scrapeP50 = percentile(lat, 0.5)
+	return res, nil
+}
+
+func get(c *http.Client, url string) bool {
+	resp, err := c.Get(url)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
