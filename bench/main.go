@@ -86,6 +86,9 @@ func benchAll(o options) error {
 	var core float64
 	if o.only["memory"] || o.only["file"] {
 		var rates []float64
+		if _, err := corePubReply(url, o.n/5, o.size); err != nil { // warm-up
+			return err
+		}
 		for r := 0; r < o.runs; r++ {
 			rate, err := corePubReply(url, o.n, o.size)
 			if err != nil {
@@ -116,6 +119,10 @@ func benchAll(o options) error {
 		s, err := startServer(k, url, fmt.Sprintf("bench-%d", ki), dir, nil)
 		if err != nil {
 			return err
+		}
+		if _, err := asyncPublish(url, s.cid, "warmup", o.n/5, o.size); err != nil {
+			s.close()
+			return fmt.Errorf("%s warm-up: %w", k.name, err)
 		}
 		var async, e2e []float64
 		for r := 0; r < o.runs; r++ {
@@ -157,7 +164,9 @@ func benchAll(o options) error {
 		}
 	}
 	if o.only["scrape"] {
-		res, err := scrapeBench(url, o.n, o.size, o.runs, 100)
+		// Five times the messages, so each run lasts seconds and sees tens
+		// of scrapes.
+		res, err := scrapeBench(url, 5*o.n, o.size, o.runs, 100)
 		if err != nil {
 			return err
 		}

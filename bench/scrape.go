@@ -65,6 +65,10 @@ func scrapeBench(natsURL string, n, size, runs, channels int) (scrapeResult, err
 		}
 	}
 
+	// Warm up (first connections, allocations) before measuring.
+	if _, err := asyncPublish(natsURL, s.cid, "scrape.warmup", n/5, size); err != nil {
+		return res, err
+	}
 	var lat []time.Duration
 	for r := 0; r < runs; r++ {
 		rate, err := asyncPublish(natsURL, s.cid, fmt.Sprintf("scrape.pub.off.%d", r), n, size)
