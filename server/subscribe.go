@@ -1,0 +1,419 @@
+package server
+
+import (
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/stan.go/pb"
+
+	"github.com/stanft/stanft/store"
+)
+
+// onSubscribe handles a SubscriptionRequest (SPEC §4.1-§4.4).
+func (s *Server) onSubscribe(m *nats.Msg) {
+	if !s.enter() {
+		return
+	}
+	defer s.exit()
+	req := &pb.SubscriptionRequest{}
+	if errText := validateSubRequest(req, m.Data); errText != "" {
+		s.replySub(m.Reply, "", errText)
+		return
+	}
+	s.mu.RLock()
+	cl := s.clients[req.ClientID]
+	s.mu.RUnlock()
+	if cl == nil {
+		s.replySub(m.Reply, "", errUnknownClient)
+		return
+	}
+	c, errText := s.lookupOrCreateChannel(req.Subject)
+	if errText != "" {
+		s.replySub(m.Reply, "", errText)
+		return
+	}
+	// Subscribe the ack inbox before answering, and before taking the
+	// channel lock (a flush is a round trip to the NATS server).
+	ackInbox := nats.NewInbox()
+	ackSub, err := s.conns.acks.Subscribe(ackInbox, func(am *nats.Msg) { s.onAck(c, am) })
+	if err == nil {
+		_ = ackSub.SetPendingLimits(-1, -1)
+		err = s.conns.acks.Flush()
+	}
+	if err != nil {
+		s.log.Error("unable to subscribe ack inbox", "error", err)
+		if ackSub != nil {
+			_ = ackSub.Unsubscribe()
+		}
+		s.replySub(m.Reply, "", err.Error())
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sb, resumed, errText := s.addSub(c, cl, req, ackInbox, ackSub)
+	if errText != "" {
+		_ = ackSub.Unsubscribe()
+		s.replySub(m.Reply, "", errText)
+		return
+	}
+	// The response goes out on the send connection, before any message on
+	// this subscription (SPEC §1 reply-before-data).
+	s.replySub(m.Reply, ackInbox, "")
+	sb.ready = true
+	if resumed {
+		s.redeliverAllPending(sb)
+	}
+	s.sendAvailable(sb)
+	if err := c.flushSubs(); err != nil {
+		s.log.Error("unable to flush subscription store", "channel", c.name, "error", err)
+	}
+}
+
+func validateSubRequest(req *pb.SubscriptionRequest, data []byte) string {
+	switch {
+	case req.Unmarshal(data) != nil:
+		return errInvalidSubReq
+	case req.ClientID == "":
+		return errMissingClientID
+	case req.AckWaitInSecs <= 0:
+		return errInvalidAckWait
+	case req.MaxInFlight <= 0:
+		return errInvalidMaxInflight
+	case req.StartPosition < pb.StartPosition_NewOnly || req.StartPosition > pb.StartPosition_First:
+		return errInvalidStart
+	case !store.IsChannelNameValid(req.Subject, false):
+		return errInvalidSubject
+	}
+	return ""
+}
+
+func (s *Server) replySub(reply, ackInbox, errText string) {
+	if reply == "" {
+		return
+	}
+	resp := pb.SubscriptionResponse{AckInbox: ackInbox, Error: errText}
+	b, _ := resp.Marshal()
+	_ = s.conns.send.Publish(reply, b)
+}
+
+func durableKey(clientID, subject, durable string) string {
+	return clientID + "-" + subject + "-" + durable
+}
+
+// addSub creates, resumes or adopts the subscription of req and persists
+// it. resumed is true when existing pending messages must be redelivered
+// first. c.mu held.
+func (s *Server) addSub(c *channel, cl *client, req *pb.SubscriptionRequest, ackInbox string, ackSub *nats.Subscription) (sb *sub, resumed bool, errText string) {
+	if c.deleted {
+		return nil, false, errChannelBeingDeleted
+	}
+	apply := func(x *sub) {
+		x.st.ClientID = req.ClientID
+		x.st.Inbox = req.Inbox
+		x.st.AckInbox = ackInbox
+		x.st.MaxInFlight = req.MaxInFlight
+		x.st.AckWaitInSecs = req.AckWaitInSecs
+		x.st.IsClosed = false
+		x.ackWait = time.Duration(req.AckWaitInSecs) * time.Second
+		x.ackSub = ackSub
+		x.cl = cl
+		x.offline = false
+		x.stalled = false
+		x.hold = false
+	}
+	var g *group
+	switch {
+	case req.QGroup != "":
+		key, durable := req.QGroup, false
+		if req.DurableName != "" {
+			if strings.Contains(req.DurableName, ":") {
+				return nil, false, errInvalidDurableName
+			}
+			key, durable = req.DurableName+":"+req.QGroup, true
+		}
+		g = c.groups[key]
+		if g != nil && len(g.members) == 0 && g.shadow != nil {
+			// Adopt the parked durable group (SPEC §4.9).
+			sb = g.shadow
+			old := sb.st
+			apply(sb)
+			sb.st.LastSent = g.lastSent
+			if err := c.subStore.UpdateSub(&sb.st); err != nil {
+				sb.st = old
+				sb.offline = true
+				return nil, false, err.Error()
+			}
+			g.shadow = nil
+			resumed = true
+		} else {
+			sb = newSub(c)
+			sb.st.QGroup = key
+			sb.st.IsDurable = durable
+			apply(sb)
+			if g == nil {
+				sb.st.LastSent = s.startLastSent(c, req)
+			} else {
+				sb.st.LastSent = g.lastSent
+			}
+			if err := c.subStore.CreateSub(&sb.st); err != nil {
+				return nil, false, err.Error()
+			}
+			if g == nil {
+				g = &group{key: key, durable: durable, lastSent: sb.st.LastSent, redeliv: make(map[uint64]uint32)}
+				c.groups[key] = g
+			}
+		}
+		sb.grp = g
+		g.members = append(g.members, sb)
+	case req.DurableName != "":
+		key := durableKey(req.ClientID, req.Subject, req.DurableName)
+		d := c.durables[key]
+		if d != nil && !d.offline {
+			if !s.cfg.ReplaceDurable {
+				return nil, false, errDuplicateDurable
+			}
+			s.removeSub(d, false)
+		}
+		if d != nil {
+			sb = d
+			old := sb.st
+			apply(sb)
+			if err := c.subStore.UpdateSub(&sb.st); err != nil {
+				sb.st = old
+				sb.offline = true
+				return nil, false, err.Error()
+			}
+			resumed = true
+		} else {
+			sb = newSub(c)
+			sb.st.DurableName = req.DurableName
+			sb.st.IsDurable = true
+			apply(sb)
+			sb.st.LastSent = s.startLastSent(c, req)
+			if err := c.subStore.CreateSub(&sb.st); err != nil {
+				return nil, false, err.Error()
+			}
+			c.durables[key] = sb
+		}
+		c.plain = append(c.plain, sb)
+	default:
+		sb = newSub(c)
+		apply(sb)
+		sb.st.LastSent = s.startLastSent(c, req)
+		if err := c.subStore.CreateSub(&sb.st); err != nil {
+			return nil, false, err.Error()
+		}
+		c.plain = append(c.plain, sb)
+	}
+	c.all[sb.st.ID] = sb
+	c.acks[ackInbox] = sb
+	c.active++
+	c.markActivity(time.Now())
+	if c.inactTimer != nil {
+		c.inactTimer.Stop()
+	}
+	// The subscription is durable before the response (SPEC D9).
+	c.dirty = false
+	if err := c.subStore.Flush(); err != nil {
+		s.log.Error("unable to flush subscription store", "channel", c.name, "error", err)
+	}
+	if !cl.addSub(sb) {
+		// The client closed meanwhile.
+		s.removeSub(sb, false)
+		_ = c.flushSubs()
+		return nil, false, errUnknownClient
+	}
+	return sb, resumed, ""
+}
+
+func newSub(c *channel) *sub {
+	return &sub{
+		ch:      c,
+		pending: make(map[uint64]int64),
+		redeliv: make(map[uint64]uint32),
+	}
+}
+
+// startLastSent computes lastSent for a new subscription from its start
+// position (SPEC §4.3). c.mu held.
+func (s *Server) startLastSent(c *channel, req *pb.SubscriptionRequest) uint64 {
+	first, last := c.firstLast()
+	switch req.StartPosition {
+	case pb.StartPosition_LastReceived:
+		if last > 0 {
+			return last - 1
+		}
+		return 0
+	case pb.StartPosition_TimeDeltaStart:
+		ts := time.Now().UnixNano() - req.StartTimeDelta
+		seq, err := c.msgs.GetSequenceFromTimestamp(ts)
+		if err != nil || seq == 0 {
+			return 0
+		}
+		return seq - 1
+	case pb.StartPosition_SequenceStart:
+		if last == 0 {
+			return 0
+		}
+		switch {
+		case req.StartSequence < first:
+			return first - 1
+		case req.StartSequence > last:
+			return last
+		default:
+			return req.StartSequence - 1
+		}
+	case pb.StartPosition_First:
+		if first > 0 {
+			return first - 1
+		}
+		return 0
+	default: // NewOnly
+		return last
+	}
+}
+
+// onUnsubscribe and onSubClose handle UnsubscribeRequests (SPEC §5).
+func (s *Server) onUnsubscribe(m *nats.Msg) { s.handleUnsub(m, true) }
+func (s *Server) onSubClose(m *nats.Msg)    { s.handleUnsub(m, false) }
+
+func (s *Server) handleUnsub(m *nats.Msg, unsub bool) {
+	if !s.enter() {
+		return
+	}
+	defer s.exit()
+	var req pb.UnsubscribeRequest
+	if req.Unmarshal(m.Data) != nil {
+		s.replyUnsub(m.Reply, errInvalidUnsubReq)
+		return
+	}
+	// Acks the client sent before this request are processed first.
+	s.barrier(false)
+	c := s.lookupChannel(req.Subject)
+	if c == nil {
+		s.replyUnsub(m.Reply, errUnknownChannel)
+		return
+	}
+	c.mu.Lock()
+	sb := c.findOnline(req.Inbox)
+	errText := ""
+	switch {
+	case sb == nil:
+		errText = errInvalidSub
+	case sb.st.ClientID != req.ClientID:
+		errText = errUnknownClient
+	default:
+		s.removeSub(sb, unsub)
+		if err := c.flushSubs(); err != nil {
+			s.log.Error("unable to flush subscription store", "channel", c.name, "error", err)
+		}
+	}
+	c.mu.Unlock()
+	s.replyUnsub(m.Reply, errText)
+}
+
+// replyUnsub answers on the send connection so that the response follows
+// the deliveries that preceded it.
+func (s *Server) replyUnsub(reply, errText string) {
+	if reply == "" {
+		return
+	}
+	resp := pb.SubscriptionResponse{Error: errText}
+	b, _ := resp.Marshal()
+	_ = s.conns.send.Publish(reply, b)
+}
+
+// findOnline finds an online subscription by ack inbox, then by delivery
+// inbox. c.mu held.
+func (c *channel) findOnline(inbox string) *sub {
+	if inbox == "" {
+		return nil
+	}
+	if sb := c.acks[inbox]; sb != nil {
+		return sb
+	}
+	for _, sb := range c.acks {
+		if sb.st.Inbox == inbox {
+			return sb
+		}
+	}
+	return nil
+}
+
+// removeSub takes an online subscription away: unsub (Unsubscribe) or
+// close (sub Close, connection close) semantics of SPEC §5. c.mu held.
+func (s *Server) removeSub(sb *sub, unsub bool) {
+	c := sb.ch
+	sb.stopTimer()
+	if sb.ackSub != nil {
+		_ = sb.ackSub.Unsubscribe()
+		sb.ackSub = nil
+	}
+	delete(c.acks, sb.st.AckInbox)
+	if !sb.offline {
+		c.active--
+	}
+	if sb.cl != nil {
+		sb.cl.removeSub(sb)
+		sb.cl = nil
+	}
+	sb.ready = false
+	sb.stalled = false
+	sb.hold = false
+	del := func() {
+		if err := c.subStore.DeleteSub(sb.st.ID); err != nil {
+			s.log.Error("unable to delete subscription", "channel", c.name, "error", err)
+		}
+		sb.removed = true
+		delete(c.all, sb.st.ID)
+	}
+	goOffline := func() {
+		sb.offline = true
+		sb.st.IsClosed = true
+		if err := c.subStore.UpdateSub(&sb.st); err != nil {
+			s.log.Error("unable to update subscription", "channel", c.name, "error", err)
+		}
+	}
+	if g := sb.grp; g != nil {
+		for i, mb := range g.members {
+			if mb == sb {
+				g.members = append(g.members[:i], g.members[i+1:]...)
+				break
+			}
+		}
+		switch {
+		case len(g.members) > 0:
+			s.handOver(sb, g)
+			del()
+		case g.durable && !unsub:
+			sb.st.LastSent = g.lastSent
+			goOffline()
+			g.shadow = sb
+		default:
+			delete(c.groups, g.key)
+			del()
+		}
+	} else {
+		for i, x := range c.plain {
+			if x == sb {
+				c.plain = append(c.plain[:i], c.plain[i+1:]...)
+				break
+			}
+		}
+		switch {
+		case sb.st.IsDurable && !unsub:
+			goOffline()
+		case sb.st.IsDurable:
+			delete(c.durables, durableKey(sb.st.ClientID, c.name, sb.st.DurableName))
+			del()
+		default:
+			del()
+		}
+	}
+	c.dirty = true
+	if c.active == 0 {
+		c.markActivity(time.Now())
+		s.armInactivity(c)
+	}
+}
