@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -30,17 +29,14 @@ type embeddedNATS struct {
 func (o *options) monitorEnabled() bool { return o.NATS.HTTPPort != 0 || o.NATS.HTTPSPort != 0 }
 
 // prepareNATSOptions returns the options the embedded server runs with:
-// signals are stanft's, and when monitoring is asked for, the NATS server's
-// own monitoring listens on a loopback ephemeral port (stanft's monitor
-// listens on the user's -m/-ms port and forwards the NATS endpoints).
+// signals are stanft's, and the NATS server binds no monitoring port: with
+// -m/-ms stanft's monitor listens on the user's port and serves the NATS
+// endpoints (/varz, ...) itself through monitor.NATSHandler.
 func prepareNATSOptions(user *natsd.Options) *natsd.Options {
 	nopts := user.Clone()
 	nopts.NoSigs = true
-	if user.HTTPPort != 0 || user.HTTPSPort != 0 {
-		nopts.HTTPHost = "127.0.0.1"
-		nopts.HTTPPort = -1
-		nopts.HTTPSPort = 0
-	}
+	nopts.HTTPPort = 0
+	nopts.HTTPSPort = 0
 	return nopts
 }
 
@@ -96,14 +92,6 @@ func startNATS(o *options, logs *logging, onFatal func(string)) (*embeddedNATS, 
 		clientURL: fmt.Sprintf("%s://%s", scheme, net.JoinHostPort(host, strconv.Itoa(addr.Port))),
 		log:       adapter,
 	}, nil
-}
-
-// httpHandler is the NATS server's monitoring handler (nil without -m/-ms).
-func (e *embeddedNATS) httpHandler() http.Handler {
-	if e == nil {
-		return nil
-	}
-	return e.ns.HTTPHandler()
 }
 
 // reload re-reads the NATS configuration file (SIGHUP), applies the command

@@ -19,11 +19,6 @@ func runStoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	return exitFailure
 }
 
-func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "stanft: healthcheck: not available yet")
-	return exitFailure
-}
-
 func runFTCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "stanft: ft: not available yet")
 	return exitFailure

@@ -227,7 +227,7 @@ func (p *process) startMonitor(metrics *monitor.Metrics) error {
 	cfg := monitor.DefaultConfig()
 	cfg.Source = p.srv
 	cfg.Health = p.health
-	cfg.Logger = p.log.Named("monitor")
+	cfg.Logger = p.log
 	cfg.Metrics = metrics
 	if p.nats != nil {
 		cfg.NATSHandler = monitor.NATSHandler(p.nats.ns)

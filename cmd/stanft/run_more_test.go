@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stanft/stanft/monitor"
+)
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestRunMonitor(t *testing.T) {
+	port, mport := freePort(t), freePort(t)
+	startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(mport), "-cid", "mon")
+	base := "http://127.0.0.1:" + strconv.Itoa(mport)
+	code, body := httpGet(t, base+"/streaming/serverz")
+	if code != 200 {
+		t.Fatalf("serverz: %d %s", code, body)
+	}
+	var sz monitor.Serverz
+	if err := json.Unmarshal([]byte(body), &sz); err != nil {
+		t.Fatalf("serverz: %v: %s", err, body)
+	}
+	if sz.ClusterID != "mon" || sz.State != "STANDALONE" {
+		t.Fatalf("serverz = %+v", sz)
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/readyz?role=active", "/varz", "/streaming/storez", "/metrics"} {
+		if code, body := httpGet(t, base+path); code != 200 {
+			t.Errorf("%s: %d %s", path, code, body)
+		}
+	}
+	// The healthcheck subcommand probes the same endpoints.
+	if code := run(context.Background(), []string{"healthcheck", base + "/healthz"}, io.Discard, io.Discard); code != 0 {
+		t.Errorf("healthcheck: exit %d", code)
+	}
+	if code := run(context.Background(), []string{"healthcheck", "--ready", base + "/readyz"}, io.Discard, io.Discard); code != 0 {
+		t.Errorf("healthcheck --ready: exit %d", code)
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestRunLogFileReopen(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "stanft.log")
+	port := freePort(t)
+	r := startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-l", logPath, "--log_format", "json")
+	if !strings.Contains(readFile(t, logPath), "Streaming Server is ready") {
+		t.Fatalf("log file lacks the ready line:\n%s", readFile(t, logPath))
+	}
+	// JSON lines.
+	first := strings.SplitN(readFile(t, logPath), "\n", 2)[0]
+	var m map[string]any
+	if err := json.Unmarshal([]byte(first), &m); err != nil || m["@message"] == nil {
+		t.Fatalf("not a JSON log line: %q (%v)", first, err)
+	}
+	// Rotate: rename, then SIGUSR1 reopens the path.
+	rotated := logPath + ".1"
+	if err := os.Rename(logPath, rotated); err != nil {
+		t.Fatal(err)
+	}
+	r.signals <- syscall.SIGUSR1
+	waitFor(t, "the reopened log file", func() bool { return strings.Contains(readFile(t, logPath), "File log re-opened") })
+	if strings.Contains(readFile(t, rotated), "File log re-opened") {
+		t.Fatal("the reopen line went to the rotated file")
+	}
+	// SIGHUP without a configuration file: the reload error is logged.
+	r.signals <- syscall.SIGHUP
+	waitFor(t, "the reload error", func() bool { return strings.Contains(readFile(t, logPath), "Reload: ") })
+	if code := r.stop(t, nil); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if !strings.Contains(readFile(t, logPath), "Shutting down.") {
+		t.Fatal("shutdown not logged to the reopened file")
+	}
+}
+
+func TestRunReloadWithConfig(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "nats.conf")
+	port := freePort(t)
+	if err := os.WriteFile(conf, []byte("max_payload: 100000\nstreaming { cid: reload }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-c", conf)
+	if err := os.WriteFile(conf, []byte("max_payload: 200000\nstreaming { cid: reload }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.signals <- syscall.SIGHUP
+	waitFor(t, "the reload", func() bool {
+		s := r.stderr.String()
+		return strings.Contains(s, "Reloaded server configuration") || strings.Contains(s, "Reload: ")
+	})
+	if s := r.stderr.String(); strings.Contains(s, "Reload: ") {
+		t.Fatalf("reload failed:\n%s", s)
+	}
+}
