@@ -73,8 +73,9 @@
 //
 // # Write errors
 //
-// When a write or an fsync of MsgStore.Flush (or of a full buffer in Store)
-// fails, every message stored since the last successful Flush is discarded:
+// When MsgStore.Store or MsgStore.Flush fails (a write or an fsync failed,
+// e.g. ENOSPC or EIO), every message stored since the last successful Flush
+// is discarded, so the caller must fail all of their publishes:
 // the files are cut back to the last good size (retried before the next
 // write if the truncation itself fails), the error is returned, and the
 // store keeps working: reads are unaffected and later writes succeed once

@@ -126,7 +126,8 @@ func (ms *msgStore) writable() error {
 }
 
 // Store appends m (see store.MsgStore). The record is buffered; it is
-// written when the buffer is full and made durable by Flush.
+// written when the buffer is full and made durable by Flush. If Store fails,
+// every message stored since the last successful Flush is discarded.
 func (ms *msgStore) Store(m *pb.MsgProto) error {
 	if m == nil {
 		return fmt.Errorf("filestore: store in %q: nil message", ms.ch.name)
@@ -141,6 +142,16 @@ func (ms *msgStore) Store(m *pb.MsgProto) error {
 	if m.Sequence <= ms.last {
 		return nil
 	}
+	if err := ms.store(m); err != nil {
+		// Uniform rule: a failed Store or Flush discards every message
+		// stored since the last successful Flush.
+		ms.rollback()
+		return err
+	}
+	return nil
+}
+
+func (ms *msgStore) store(m *pb.MsgProto) error {
 	if err := ms.repair(); err != nil {
 		return err
 	}
@@ -187,7 +198,6 @@ func (ms *msgStore) Store(m *pb.MsgProto) error {
 			return fmt.Errorf("filestore: store in %q: %w", ms.ch.name, err)
 		}
 		if err := ms.writeBuffers(); err != nil {
-			ms.rollback()
 			return fmt.Errorf("filestore: store in %q: %w", ms.ch.name, err)
 		}
 	}
@@ -206,7 +216,6 @@ func (ms *msgStore) current(now time.Time) (*slice, error) {
 	}
 	if cur != nil {
 		if err := ms.writeBuffers(); err != nil {
-			ms.rollback()
 			return nil, fmt.Errorf("filestore: store in %q: %w", ms.ch.name, err)
 		}
 		ms.toSync = append(ms.toSync, cur)
