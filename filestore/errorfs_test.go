@@ -92,8 +92,8 @@ func (f *injectFS) Rename(o, n string) error {
 	return f.fs.Rename(o, n)
 }
 func (f *injectFS) MkdirAll(name string, perm os.FileMode) error { return f.fs.MkdirAll(name, perm) }
-func (f *injectFS) ReadDir(name string) ([]os.DirEntry, error)  { return f.fs.ReadDir(name) }
-func (f *injectFS) Stat(name string) (os.FileInfo, error)       { return f.fs.Stat(name) }
+func (f *injectFS) ReadDir(name string) ([]os.DirEntry, error)   { return f.fs.ReadDir(name) }
+func (f *injectFS) Stat(name string) (os.FileInfo, error)        { return f.fs.Stat(name) }
 func (f *injectFS) SyncDir(name string) error {
 	if err, _ := f.maybe(opSyncDir, name); err != nil {
 		return err
