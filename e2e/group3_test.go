@@ -98,5 +98,5 @@ func TestStepDown(t *testing.T) {
 
 // stepDownArgs is the command line of the drill command for a group.
 func stepDownArgs(g *Group) []string {
-	return []string{"ft", "step-down", "-ns", g.NATSURL(), "-cid", g.ClusterID(), "--ft_group", g.FTGroup()}
+	return []string{"ft", "step-down", "--nats", g.NATSURL(), "-cid", g.ClusterID(), "--ft_group", g.FTGroup()}
 }
