@@ -119,7 +119,7 @@ func (g *Group) newMember(i int) *Member {
 	args := []string{
 		"-st", "FILE", "--dir", g.cfg.Dir,
 		"--ft_group", g.cfg.FTGroup, "-cid", g.cfg.ClusterID,
-		"-ns", natsURL, "-m", strconv.Itoa(port),
+		"-ns", natsURL, "-a", "127.0.0.1", "-m", strconv.Itoa(port),
 	}
 	args = append(args, g.cfg.ExtraArgs...)
 	return &Member{
