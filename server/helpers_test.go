@@ -103,3 +103,5 @@ func startWithLimits(t *testing.T, mutate func(*store.Limits)) (*server.Server, 
 	cfg.ClusterID = clusterID
 	return servertest.StartServerWithStore(t, cfg, st)
 }
+
+type serverConfig = server.Config
