@@ -43,8 +43,16 @@ type Store struct {
 
 	ctx    context.Context // cancelled by Close; stops background work
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // background goroutine and archive scripts
+	wg     sync.WaitGroup // the background goroutine
+
+	scriptCtx    context.Context // cancelled by Close if scripts run too long
+	scriptCancel context.CancelFunc
+	scripts      sync.WaitGroup // archive scripts
 }
+
+// scriptGrace is how long Close waits for running archive scripts before
+// killing them.
+const scriptGrace = 30 * time.Second
 
 var _ store.Store = (*Store)(nil)
 
@@ -88,17 +96,20 @@ func Open(dir string, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	sctx, scancel := context.WithCancel(context.Background())
 	s := &Store{
-		dir:      dir,
-		cfg:      cfg,
-		fs:       fsys,
-		log:      log.Named("filestore"),
-		tab:      crc32.MakeTable(poly),
-		metrics:  m,
-		limits:   cfg.Limits.Clone(),
-		channels: make(map[string]*channel),
-		ctx:      ctx,
-		cancel:   cancel,
+		scriptCtx:    sctx,
+		scriptCancel: scancel,
+		dir:          dir,
+		cfg:          cfg,
+		fs:           fsys,
+		log:          log.Named("filestore"),
+		tab:          crc32.MakeTable(poly),
+		metrics:      m,
+		limits:       cfg.Limits.Clone(),
+		channels:     make(map[string]*channel),
+		ctx:          ctx,
+		cancel:       cancel,
 	}
 	s.clients = newClientLog(s)
 	s.wg.Add(1)
@@ -339,6 +350,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	s.waitScripts()
 	var errs []error
 	for _, ch := range chans {
 		errs = append(errs, ch.msgs.close(true), ch.subs.close(true))
@@ -423,17 +435,33 @@ func (s *Store) tick(now time.Time, doSync bool) {
 // runArchiveScript runs SliceArchiveScript for a removed slice, in the
 // background; Close waits for it (and cancels it).
 func (s *Store) runArchiveScript(channelName, dat, idx string) {
-	s.wg.Add(1)
+	s.scripts.Add(1)
 	go func() {
-		defer s.wg.Done()
-		if err := runScript(s.ctx, s.cfg.SliceArchiveScript, channelName, dat, idx); err != nil {
+		defer s.scripts.Done()
+		if err := runScript(s.scriptCtx, s.cfg.SliceArchiveScript, channelName, dat, idx); err != nil {
 			s.log.Error("slice archive script failed", "script", s.cfg.SliceArchiveScript,
 				"channel", channelName, "dat", dat, "idx", idx, "error", err)
 		}
 	}()
 }
 
-// openAppend opens (creating) a file for reading and appending at offset.
+// waitScripts waits for archive scripts, killing them after scriptGrace.
+func (s *Store) waitScripts() {
+	done := make(chan struct{})
+	go func() { s.scripts.Wait(); close(done) }()
+	t := time.NewTimer(scriptGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.log.Warn("archive scripts still running at close: killing them", "after", scriptGrace)
+		s.scriptCancel()
+		<-done
+	}
+	s.scriptCancel()
+}
+
+// openRW opens (creating) a file for reading and appending at offset.
 func (s *Store) openRW(path string) (file, error) {
 	f, err := s.fs.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {

@@ -164,16 +164,18 @@ func openReadOnly(dir string, cfg Config) (*Store, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	s := &Store{
-		dir:      dir,
-		cfg:      cfg,
-		fs:       fsys,
-		log:      log.Named("filestore"),
-		tab:      crc32.MakeTable(poly),
-		metrics:  noopMetrics{},
-		limits:   cfg.Limits.Clone(),
-		channels: make(map[string]*channel),
-		ctx:      ctx,
-		cancel:   cancel,
+		scriptCtx:    ctx,
+		scriptCancel: cancel,
+		dir:          dir,
+		cfg:          cfg,
+		fs:           fsys,
+		log:          log.Named("filestore"),
+		tab:          crc32.MakeTable(poly),
+		metrics:      noopMetrics{},
+		limits:       cfg.Limits.Clone(),
+		channels:     make(map[string]*channel),
+		ctx:          ctx,
+		cancel:       cancel,
 	}
 	s.clients = newClientLog(s)
 	return s, nil
