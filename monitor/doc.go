@@ -21,14 +21,17 @@
 //
 // Wiring, in cmd/stanft:
 //
-//	ins := monitor.NewMetrics()               // before server, ft, filestore
-//	// ... filestore/ft/server Configs get Metrics: ins
+//	ins := monitor.NewMetrics() // before the server, ft and filestore, which take it as their Metrics
 //	mon, err := monitor.New(monitor.Config{
-//		Source:      srv,                       // server's monitor.Source
-//		Health:      health,                    // Live/Ready from elector + server
-//		NATSHandler: monitor.NATSHandler(ns),   // nil with -ns and no local NATS
+//		Source:      srv,                     // *server.Server implements Source
+//		Health:      health,                  // Live/Ready from the elector and server
+//		NATSHandler: monitor.NATSHandler(ns), // nil with -ns (no embedded NATS)
 //		Logger:      log,
 //		Metrics:     ins,
 //	})
-//	go func() { errc <- mon.Serve(ctx, "0.0.0.0:8222", "", nil) }()
+//	// -m/-ms: the embedded NATS server gets HTTPPort/HTTPSPort 0; we own the ports.
+//	err = mon.Start("0.0.0.0:8222", "", nil) // bind errors here
+//	defer mon.Shutdown(shutdownCtx)          // graceful, waits for in-flight requests
+//
+// or, blocking until ctx is done: err = mon.Serve(ctx, httpAddr, httpsAddr, tlsCfg).
 package monitor

@@ -338,6 +338,13 @@ func TestIntegration(t *testing.T) {
 	if rec.Code != http.StatusNoContent {
 		t.Errorf("isFTActive on a standalone server: %d", rec.Code)
 	}
+	srv.SetState("FT_ACTIVE")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/streaming/isFTActive", nil))
+	if rec.Code != http.StatusOK || rec.Body.Len() != 0 {
+		t.Errorf("isFTActive on an FT active: %d %q", rec.Code, rec.Body)
+	}
+	srv.SetState("STANDALONE")
 
 	// /metrics agrees with the JSON.
 	rec = httptest.NewRecorder()

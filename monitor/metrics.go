@@ -83,7 +83,7 @@ func NewMetrics() *Metrics {
 			Help: "Fencing checks (lock held, same lock file, own epoch) by result.",
 		}, []string{"result"}),
 		hbAge: prometheus.NewDesc("stanft_ft_last_heartbeat_age_seconds",
-			"Seconds since the last FT heartbeat was seen; absent until the first one.", nil, nil),
+			"Seconds since the last heartbeat of another FT member was seen (meaningful on a standby); absent until the first one.", nil, nil),
 		pubAck: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "stanft_pub_ack_latency_seconds",
 			Help:    "Time from receiving a publish to sending its ack.",
