@@ -92,8 +92,9 @@ func TestStartupElection(t *testing.T) {
 		if f := act.Metrics.Failovers(); f != 0 {
 			t.Fatalf("first activation counted as failover: %d", f)
 		}
-		// Standbys learn who is active from the heartbeats.
-		time.Sleep(time.Second)
+		// Standbys learn who is active from the heartbeats; the active has
+		// made its first periodic lock check.
+		time.Sleep(ft.DefaultLockCheckInterval + 100*time.Millisecond)
 		for _, m := range g.Standbys() {
 			s := m.Elector.Status()
 			if s.ActiveID != act.ID || s.Epoch != 0 || s.LastHeartbeatSeen.IsZero() {
@@ -168,7 +169,10 @@ func TestLostLockFencesTheActive(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				g := fttest.NewGroup(t, 2, fttest.GroupOptions{WriteEvery: tc.writeEvery,
-					Config: func(c *ft.Config) { c.HeartbeatInterval = 10 * time.Second; c.MissedHeartbeatTimeout = 20 * time.Second }})
+					Config: func(c *ft.Config) {
+						c.HeartbeatInterval = 10 * time.Second
+						c.MissedHeartbeatTimeout = 20 * time.Second
+					}})
 				old := settle(t, g)
 				time.Sleep(100 * time.Millisecond)
 				tc.lose(g)
@@ -644,7 +648,10 @@ func TestConfigValidation(t *testing.T) {
 		{"HeartbeatInterval", func(c *ft.Config) { c.HeartbeatInterval = 0 }},
 		{"HeartbeatInterval", func(c *ft.Config) { c.HeartbeatInterval = -time.Second }},
 		{"MissedHeartbeatTimeout", func(c *ft.Config) { c.MissedHeartbeatTimeout = 0 }},
-		{"MissedHeartbeatTimeout", func(c *ft.Config) { c.HeartbeatInterval = time.Second; c.MissedHeartbeatTimeout = 1099 * time.Millisecond }},
+		{"MissedHeartbeatTimeout", func(c *ft.Config) {
+			c.HeartbeatInterval = time.Second
+			c.MissedHeartbeatTimeout = 1099 * time.Millisecond
+		}},
 		{"LockPollInterval", func(c *ft.Config) { c.LockPollInterval = 0 }},
 		{"LockPollInterval", func(c *ft.Config) { c.LockPollInterval = 2 * time.Second }},
 		{"LockCheckInterval", func(c *ft.Config) { c.LockCheckInterval = 0 }},
