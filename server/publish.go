@@ -138,6 +138,11 @@ func (l *ioLoop) process() {
 	for _, r := range l.batch {
 		c := cur
 		if c == nil || c.name != r.pm.Subject {
+			// Lock order: the server lock is never taken under a channel's.
+			if cur != nil {
+				cur.mu.Unlock()
+				cur = nil
+			}
 			var errText string
 			c, errText = s.lookupOrCreateChannel(r.pm.Subject)
 			if errText != "" {
@@ -146,9 +151,6 @@ func (l *ioLoop) process() {
 			}
 		}
 		if c != cur {
-			if cur != nil {
-				cur.mu.Unlock()
-			}
 			cur = c
 			c.mu.Lock()
 			if !c.inBatch {

@@ -1,0 +1,193 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/stan.go"
+
+	"github.com/stanft/stanft/filestore"
+	"github.com/stanft/stanft/server"
+	"github.com/stanft/stanft/server/servertest"
+)
+
+func openFileStore(t *testing.T, dir string) *filestore.Store {
+	t.Helper()
+	cfg := filestore.DefaultConfig()
+	cfg.DoSync = false
+	st, err := filestore.Open(dir, cfg)
+	if err != nil {
+		t.Fatalf("open filestore: %v", err)
+	}
+	return st
+}
+
+// activate starts a server on st without registering cleanup of st.
+func activate(t *testing.T, cfg server.Config, st *filestore.Store) *server.Server {
+	t.Helper()
+	s, err := server.New(cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Activate(ctx); err != nil {
+		t.Fatalf("activate: %v", err)
+	}
+	return s
+}
+
+// A failover in one process: the active deactivates and closes its store,
+// a second server (FT) recovers the same datastore. The client keeps its
+// session: pings, publishes, pending redelivery and new deliveries.
+func TestFailoverRecovery(t *testing.T) {
+	dir := t.TempDir()
+	url := servertest.StartNATS(t)
+	cfg := servertest.Config(t)
+	cfg.ClusterID = clusterID
+	cfg.NATSURL = url
+	cfg.FT = true
+	cfg.ActivationSpread = 300 * time.Millisecond
+
+	st1 := openFileStore(t, dir)
+	s1 := activate(t, cfg, st1)
+	lost := make(chan error, 1)
+	sc := connect(t, url, "c", stan.Pings(1, 5), stan.SetConnectionLostHandler(func(_ stan.Conn, err error) { lost <- err }))
+	ch, h := msgChan(100)
+	if _, err := sc.Subscribe("foo", h, stan.DurableName("dur"), stan.SetManualAckMode(), stan.AckWait(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	qch, qh := msgChan(100)
+	if _, err := sc.QueueSubscribe("bar", "q", qh, stan.SetManualAckMode(), stan.AckWait(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 3)
+	publishN(t, sc, "bar", 2)
+	m1 := recv(t, ch, 2*time.Second)
+	recv(t, ch, 2*time.Second)
+	recv(t, ch, 2*time.Second)
+	_ = m1.Ack()
+	recv(t, qch, 2*time.Second)
+	recv(t, qch, 2*time.Second)
+	waitFor(t, 2*time.Second, "ack recorded", func() bool {
+		cz, _ := s1.Channel("foo", true)
+		return len(cz.Subscriptions) == 1 && cz.Subscriptions[0].PendingCount == 2
+	})
+
+	if err := s1.Deactivate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if z := s1.Serverz(); z.Clients != 0 || z.Channels != 0 {
+		t.Fatalf("deactivated serverz: %+v", z)
+	}
+	if err := st1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = s1.Close()
+	// Let the ack deadlines pass while no server is active, and forget
+	// anything the first server redelivered.
+	time.Sleep(1100 * time.Millisecond)
+	for len(ch) > 0 {
+		<-ch
+	}
+	for len(qch) > 0 {
+		<-qch
+	}
+
+	st2 := openFileStore(t, dir)
+	defer st2.Close()
+	s2 := activate(t, cfg, st2)
+	defer s2.Close()
+	// Pending messages come back redelivered, spread over the window.
+	for _, want := range []uint64{2, 3} {
+		m := recv(t, ch, 900*time.Millisecond)
+		if m.Sequence != want || !m.Redelivered {
+			t.Fatalf("after failover: seq=%d redelivered=%v want %d", m.Sequence, m.Redelivered, want)
+		}
+		_ = m.Ack()
+	}
+	for i := 0; i < 2; i++ {
+		m := recv(t, qch, 900*time.Millisecond)
+		if !m.Redelivered {
+			t.Fatalf("queue after failover: seq=%d not redelivered", m.Sequence)
+		}
+		_ = m.Ack()
+	}
+	// The session continues: publish, delivery, pings.
+	publishN(t, sc, "foo", 1)
+	if m := recv(t, ch, 2*time.Second); m.Sequence != 4 || m.Redelivered {
+		t.Fatalf("new message: %d %v", m.Sequence, m.Redelivered)
+	}
+	select {
+	case err := <-lost:
+		t.Fatalf("connection lost: %v", err)
+	case <-time.After(1500 * time.Millisecond):
+	}
+	if ids := s2.ClientIDs(); len(ids) != 1 || ids[0] != "c" {
+		t.Fatalf("clients = %v", ids)
+	}
+}
+
+func TestClusterIDMismatch(t *testing.T) {
+	dir := t.TempDir()
+	url := servertest.StartNATS(t)
+	cfg := servertest.Config(t)
+	cfg.ClusterID = clusterID
+	cfg.NATSURL = url
+	st := openFileStore(t, dir)
+	s := activate(t, cfg, st)
+	_ = s.Close()
+	_ = st.Close()
+
+	st2 := openFileStore(t, dir)
+	defer st2.Close()
+	cfg.ClusterID = "other"
+	s2, err := server.New(cfg, st2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	err = s2.Activate(context.Background())
+	if err == nil || err.Error() != `cluster ID "other" does not match recovered value of "test-cluster"` {
+		t.Fatalf("activate: %v", err)
+	}
+}
+
+func TestRecoveryDropsVanishedClients(t *testing.T) {
+	dir := t.TempDir()
+	url := servertest.StartNATS(t)
+	cfg := servertest.Config(t)
+	cfg.ClusterID = clusterID
+	cfg.NATSURL = url
+	st := openFileStore(t, dir)
+	s := activate(t, cfg, st)
+	sc, err := stan.Connect(clusterID, "gone", stan.NatsURL(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Subscribe("foo", func(*stan.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Subscribe("foo", func(*stan.Msg) {}, stan.DurableName("d")); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 2)
+	_ = sc.Close() // durable goes offline, plain sub deleted
+	_ = s.Close()
+	_ = st.Close()
+
+	st2 := openFileStore(t, dir)
+	defer st2.Close()
+	s2 := activate(t, cfg, st2)
+	defer s2.Close()
+	cz, ok := s2.Channel("foo", true)
+	if !ok || cz.LastSeq != 2 || len(cz.Subscriptions) != 1 || !cz.Subscriptions[0].IsOffline {
+		t.Fatalf("recovered channel: %+v", cz)
+	}
+	sc2 := connect(t, url, "gone")
+	publishN(t, sc2, "foo", 1)
+	if cz, _ := s2.Channel("foo", false); cz.LastSeq != 3 {
+		t.Fatalf("sequence after recovery: %d", cz.LastSeq)
+	}
+}
