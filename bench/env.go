@@ -33,6 +33,8 @@ type storeKind struct {
 	name   string // MEMORY, FILE fsync on, FILE fsync off
 	file   bool
 	doSync bool
+	// maxMsgs is the per-channel message limit; 0 is unlimited.
+	maxMsgs int
 }
 
 var (
@@ -48,7 +50,8 @@ type stanServer struct {
 	cid string
 }
 
-// benchLimits lifts the channel count limit so the recovery datasets fit.
+// benchLimits lifts the channel, message and byte limits so the recovery
+// datasets fit.
 func benchLimits() store.Limits {
 	l := store.DefaultLimits()
 	l.MaxChannels = 0
@@ -58,14 +61,16 @@ func benchLimits() store.Limits {
 }
 
 func openStore(k storeKind, dir string) (store.Store, error) {
+	limits := benchLimits()
+	limits.MaxMsgs = k.maxMsgs
 	if !k.file {
 		cfg := memstore.DefaultConfig()
-		cfg.Limits = benchLimits()
+		cfg.Limits = limits
 		return memstore.New(cfg)
 	}
 	cfg := filestore.DefaultConfig()
 	cfg.DoSync = k.doSync
-	cfg.Limits = benchLimits()
+	cfg.Limits = limits
 	return filestore.Open(dir, cfg)
 }
 

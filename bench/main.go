@@ -32,6 +32,7 @@ type options struct {
 	latN        int
 	recoverBig  int
 	recoverMany string
+	scrapeChans int
 	dir         string
 }
 
@@ -44,6 +45,7 @@ func run() int {
 	latN := fs.Int("lat", 5000, "sync publishes for the latency percentiles")
 	recBig := fs.Int("recover-msgs", 1000000, "messages in the one-channel recovery dataset")
 	recMany := fs.String("recover-channels", "1000x1000", "channels x messages of the many-channel recovery dataset")
+	scrapeChans := fs.Int("scrape-channels", 100, "channels (each with a durable) that the scraped server holds")
 	dir := fs.String("dir", "", "where FILE datastores go (default: a temporary directory, removed at the end)")
 	child := fs.String("recovery-child", "", "internal: recover this datastore and report (child process)")
 	childMode := fs.String("recovery-mode", "store", "internal: store or server")
@@ -54,7 +56,7 @@ func run() int {
 		return runRecoveryChild(*child, *childMode)
 	}
 	o := options{only: map[string]bool{}, n: *n, size: *size, runs: max(*runs, 1), latN: *latN,
-		recoverBig: *recBig, recoverMany: *recMany, dir: *dir}
+		recoverBig: *recBig, recoverMany: *recMany, scrapeChans: *scrapeChans, dir: *dir}
 	for _, p := range strings.Split(*only, ",") {
 		o.only[strings.TrimSpace(p)] = true
 	}
@@ -166,7 +168,7 @@ func benchAll(o options) error {
 	if o.only["scrape"] {
 		// Five times the messages, so each run lasts seconds and sees tens
 		// of scrapes.
-		res, err := scrapeBench(url, 5*o.n, o.size, o.runs, 100)
+		res, err := scrapeBench(url, 5*o.n, o.size, o.runs, o.scrapeChans)
 		if err != nil {
 			return err
 		}
