@@ -3,15 +3,19 @@ package main
 import (
 	"fmt"
 	"time"
+
+	"github.com/stanft/stanft/ft"
 )
 
-// defaultFTTiming returns the FT heartbeat interval and missed interval
-// (SPEC §8.3: 1 s and 1.25 s).
+// defaultFTTiming returns the default FT heartbeat interval and missed
+// interval: ft.DefaultConfig's.
 func defaultFTTiming() (interval, missed time.Duration) {
-	return time.Second, 1250 * time.Millisecond
+	c := ft.DefaultConfig()
+	return c.HeartbeatInterval, c.MissedHeartbeatTimeout
 }
 
-// validateFTTiming checks the FT heartbeat timing (SPEC D6).
+// validateFTTiming checks the FT heartbeat timing (SPEC D6: missed ≥ 1.1 ×
+// interval).
 func validateFTTiming(interval, missed time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("--ft_hb_interval must be positive, got %v", interval)

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 
+	"github.com/stanft/stanft/ft"
 	"github.com/stanft/stanft/memstore"
 	"github.com/stanft/stanft/monitor"
 	"github.com/stanft/stanft/server"
@@ -32,6 +34,7 @@ type process struct {
 	log    hclog.Logger
 	env    serverEnv
 	nats   *embeddedNATS // nil with -ns
+	ncOpts []nats.Option // options of the server's own NATS connections
 	srv    *server.Server
 	mon    *monitor.Monitor
 	health *health
@@ -80,6 +83,7 @@ func (p *process) run(ctx context.Context) (code int) {
 	if err != nil {
 		return startFailed(err)
 	}
+	p.ncOpts = ncOpts
 
 	scfg := server.DefaultConfig()
 	scfg.ClusterID = o.ClusterID
@@ -132,7 +136,7 @@ func (p *process) run(ctx context.Context) (code int) {
 
 	if scfg.FT {
 		st.Close()
-		return p.runFT(ctx, metrics)
+		return p.runFT(ctx, natsURL, metrics)
 	}
 
 	if err := srv.Activate(ctx); err != nil {
@@ -147,7 +151,7 @@ func (p *process) run(ctx context.Context) (code int) {
 	if p.env.Started != nil {
 		p.env.Started(natsURL)
 	}
-	err = p.wait(ctx)
+	err, _, _ = p.wait(ctx, nil)
 	log.Info("Shutting down.")
 	srv.SetState(server.StateShutdown)
 	p.health.setServing(false)
@@ -183,16 +187,19 @@ func (p *process) openStore(fence func() error, metrics *monitor.Metrics) (store
 	}
 }
 
-// wait blocks until ctx is done (nil) or a fatal error arrives, handling
-// SIGUSR1 (reopen the log file) and SIGHUP (reload the embedded NATS
-// configuration) meanwhile.
-func (p *process) wait(ctx context.Context) error {
+// wait blocks until ctx is done, a fatal error arrives (returned), or
+// runErr yields (runDone, runResult), handling SIGUSR1 (reopen the log
+// file) and SIGHUP (reload the embedded NATS configuration) meanwhile. A nil
+// runErr never yields.
+func (p *process) wait(ctx context.Context, runErr <-chan error) (fatal error, runDone bool, runResult error) {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return nil, false, nil
 		case err := <-p.fatal:
-			return err
+			return err, false, nil
+		case err := <-runErr:
+			return nil, true, err
 		case sig := <-p.env.Signals:
 			p.handleSignal(sig)
 		}
@@ -273,33 +280,28 @@ func (p *process) stopMonitor() {
 
 // health answers /healthz and /readyz (SPEC D8).
 type health struct {
-	serving  atomic.Bool // a recovered active or standalone server
-	standby  atomic.Bool // an FT standby able to take over
-	liveErr  atomic.Pointer[error]
-	fatalErr atomic.Pointer[error]
+	serving atomic.Bool // a recovered active or standalone server
+	// status, set in FT mode, is the elector's status.
+	status func() ft.Status
 }
 
 func (h *health) setServing(b bool) { h.serving.Store(b) }
-func (h *health) setStandby(b bool) { h.standby.Store(b) }
 
-// setDead makes /healthz fail (nil clears it).
-func (h *health) setDead(err error) {
-	if err == nil {
-		h.liveErr.Store(nil)
-		return
-	}
-	h.liveErr.Store(&err)
-}
-
-// Live implements monitor.Health.
+// Live implements monitor.Health: the process answers, and in FT mode the
+// elector loop has made progress recently.
 func (h *health) Live() error {
-	if e := h.liveErr.Load(); e != nil {
-		return *e
+	if h.status == nil {
+		return nil
+	}
+	st := h.status()
+	if since := time.Since(st.LastProgress); !st.LastProgress.IsZero() && since > liveTolerance {
+		return fmt.Errorf("ft: no elector progress for %v (state %v)", since.Round(time.Millisecond), st.State)
 	}
 	return nil
 }
 
-// Ready implements monitor.Health.
+// Ready implements monitor.Health: a serving server is ready; for role ""
+// a standby connected to NATS is ready too (it can take over).
 func (h *health) Ready(role string) error {
 	if h.serving.Load() {
 		return nil
@@ -307,8 +309,11 @@ func (h *health) Ready(role string) error {
 	if role == monitor.RoleActive {
 		return monitor.ErrNotActive
 	}
-	if h.standby.Load() {
-		return nil
+	if h.status != nil {
+		if st := h.status(); st.Connected {
+			return nil
+		}
+		return errors.New("ft: standby not connected to NATS")
 	}
-	return errors.New("not ready: neither serving nor a standby able to take over")
+	return errors.New("not serving")
 }

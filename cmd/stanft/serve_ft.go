@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/stanft/stanft/filestore"
+	"github.com/stanft/stanft/ft"
+	"github.com/stanft/stanft/ft/filelock"
+	"github.com/stanft/stanft/ft/natsbeacon"
+	"github.com/stanft/stanft/monitor"
+	"github.com/stanft/stanft/server"
+	"github.com/stanft/stanft/store"
+)
+
+// liveTolerance is how long the elector may go without progress before
+// /healthz fails.
+const liveTolerance = 10 * time.Second
+
+// ftMember is the FT wiring: the elector's callbacks open the FILE store
+// with the elector's fencing check, activate the server, and undo both.
+type ftMember struct {
+	p       *process
+	metrics *monitor.Metrics
+	el      *ft.Elector
+
+	mu sync.Mutex
+	st store.Store // the open store while promoted
+}
+
+// runFT runs an FT member (SPEC §8, D4-D7): standby until the elector wins
+// the lock, active until demoted, and so on until ctx is done or the member
+// is fenced.
+func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Metrics) int {
+	o, log := p.o, p.log
+	startFailed := func(err error) int {
+		log.Error(fmt.Sprintf("Failed to start: %v", err))
+		return exitFailure
+	}
+	p.srv.SetState(server.StateStandby)
+	// Refuse early a datastore of another cluster (SPEC §11.8).
+	info, err := filestore.ReadServerInfo(o.Dir)
+	switch {
+	case err == nil && info != nil && info.ClusterID != o.ClusterID:
+		return startFailed(fmt.Errorf("cluster ID %q does not match the datastore's cluster ID %q in %s", o.ClusterID, info.ClusterID, o.Dir))
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return startFailed(fmt.Errorf("reading the datastore %s: %w", o.Dir, err))
+	}
+	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
+		return startFailed(fmt.Errorf("datastore directory: %w", err))
+	}
+	log.Info(fmt.Sprintf("Store location: %s", o.Dir))
+	lock, err := filelock.New(filelock.Config{Dir: o.Dir, Logger: log.Named("filelock")})
+	if err != nil {
+		return startFailed(err)
+	}
+	ncOpts := append(append([]nats.Option(nil), p.ncOpts...),
+		nats.Name(fmt.Sprintf("_NSS-%s-ft", o.ClusterID)),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.ReconnectBufSize(-1),
+		nats.RetryOnFailedConnect(true),
+	)
+	nc, err := nats.Connect(natsURL, ncOpts...)
+	if err != nil {
+		return startFailed(fmt.Errorf("ft: connect to NATS: %w", err))
+	}
+	defer nc.Close()
+	bcfg := natsbeacon.DefaultConfig()
+	bcfg.Conn, bcfg.ClusterID, bcfg.Group, bcfg.Logger = nc, o.ClusterID, o.FTGroup, log
+	beacon, err := natsbeacon.New(bcfg)
+	if err != nil {
+		return startFailed(err)
+	}
+	defer beacon.Close()
+
+	m := &ftMember{p: p, metrics: metrics}
+	ecfg := ft.DefaultConfig()
+	ecfg.ID = p.srv.ServerID()
+	ecfg.HeartbeatInterval = o.FTHBInterval
+	ecfg.MissedHeartbeatTimeout = o.FTHBMissed
+	ecfg.Logger = log
+	ecfg.Metrics = metrics
+	el, err := ft.New(ecfg, lock, beacon, ft.Callbacks{OnPromote: m.promote, OnDemote: m.demote})
+	if err != nil {
+		return startFailed(err)
+	}
+	m.el = el
+	p.health.status = el.Status
+
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	runErr := make(chan error, 1)
+	go func() { runErr <- el.Run(runCtx) }()
+	if p.env.Started != nil {
+		p.env.Started(natsURL)
+	}
+
+	fatal, runDone, runResult := p.wait(ctx, runErr)
+	if runDone {
+		// Fenced, failed promotion or a fatal lock error: exit non-zero
+		// without writing more (SPEC D5).
+		p.srv.SetState(server.StateFailed)
+		log.Error(fmt.Sprintf("ft: stopping: %v", runResult))
+		return exitFailure
+	}
+	log.Info("Shutting down.")
+	stop()
+	var rerr error
+	select {
+	case rerr = <-runErr:
+	case <-time.After(shutdownTimeout):
+		rerr = errors.New("ft: elector did not stop in time")
+	}
+	p.srv.SetState(server.StateShutdown)
+	if rerr != nil {
+		log.Error(fmt.Sprintf("ft: %v", rerr))
+		return exitFailure
+	}
+	if fatal != nil {
+		log.Error(fatal.Error())
+		return exitFailure
+	}
+	return shutdownExitCode(ctx)
+}
+
+// promote is ft.Callbacks.OnPromote: open and recover the datastore with the
+// elector's fencing check, then serve.
+func (m *ftMember) promote(ctx context.Context, e ft.Epoch) error {
+	p := m.p
+	st, err := p.openStore(m.el.Fence, m.metrics)
+	if err != nil {
+		return fmt.Errorf("open the store: %w", err)
+	}
+	if err := p.srv.SetStore(st); err != nil {
+		st.Close()
+		return err
+	}
+	m.mu.Lock()
+	m.st = st
+	m.mu.Unlock()
+	if err := p.srv.Activate(ctx); err != nil {
+		return fmt.Errorf("activate: %w", err)
+	}
+	p.srv.SetState(server.StateActive)
+	p.health.setServing(true)
+	return nil
+}
+
+// demote is ft.Callbacks.OnDemote: stop serving, flush and close the store;
+// the elector releases the lock after it returns.
+func (m *ftMember) demote(reason error) {
+	p := m.p
+	p.health.setServing(false)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := p.srv.Deactivate(ctx); err != nil {
+		p.log.Error("deactivating the server", "error", err)
+	}
+	p.srv.SetState(server.StateStandby)
+	m.mu.Lock()
+	st := m.st
+	m.st = nil
+	m.mu.Unlock()
+	if st != nil {
+		if err := st.Close(); err != nil {
+			p.log.Error("closing the store", "error", err)
+		}
+	}
+	p.log.Info("demoted", "reason", reason)
+}

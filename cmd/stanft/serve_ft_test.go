@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/stan.go"
+
+	"github.com/stanft/stanft/ft/filelock"
+)
+
+// startNATSServer runs a NATS server on a random loopback port for tests.
+func startNATSServer(t *testing.T) string {
+	t.Helper()
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns.ClientURL()
+}
+
+// stanConnect connects a client, retrying until deadline (a standby answers
+// no connect request).
+func stanConnect(t *testing.T, cid, client, url string, within time.Duration) stan.Conn {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		sc, err := stan.Connect(cid, client, stan.NatsURL(url), stan.ConnectWait(500*time.Millisecond))
+		if err == nil {
+			return sc
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stan connect %s: %v", client, err)
+		}
+	}
+}
+
+// receiveAll subscribes from the start and returns the first n payloads.
+func receiveAll(t *testing.T, sc stan.Conn, channel string, n int) []string {
+	t.Helper()
+	got := make(chan string, n)
+	sub, err := sc.Subscribe(channel, func(m *stan.Msg) { got <- string(m.Data) }, stan.DeliverAllAvailable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	var out []string
+	for len(out) < n {
+		select {
+		case m := <-got:
+			out = append(out, m)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("received %d of %d messages: %v", len(out), n, out)
+		}
+	}
+	return out
+}
+
+func TestRunFileStoreRecovers(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	port := freePort(t)
+	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-cid", "filec", "-st", "FILE", "--dir", dir}
+	url := "nats://127.0.0.1:" + strconv.Itoa(port)
+	r := startRun(t, args...)
+	sc := stanConnect(t, "filec", "c1", url, 5*time.Second)
+	for i := 0; i < 5; i++ {
+		if err := sc.Publish("ch", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc.Close()
+	if code := r.stop(t, nil); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(r.stderr.String(), "Store location: "+dir) {
+		t.Errorf("no store location line")
+	}
+	// store verify reports a healthy datastore.
+	var out syncBuffer
+	if code := run(context.Background(), []string{"store", "verify", dir}, &out, &out); code != 0 {
+		t.Fatalf("store verify: exit %d\n%s", code, out.String())
+	}
+	r = startRun(t, args...)
+	sc = stanConnect(t, "filec", "c2", url, 5*time.Second)
+	defer sc.Close()
+	if got := receiveAll(t, sc, "ch", 5); strings.Join(got, ",") != "0,1,2,3,4" {
+		t.Fatalf("recovered %v", got)
+	}
+}
+
+func TestRunFTFailover(t *testing.T) {
+	url := startNATSServer(t)
+	dir := t.TempDir()
+	args := []string{"-ns", url, "-cid", "ftc", "-st", "FILE", "--dir", dir, "--ft_group", "grp",
+		"--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms"}
+	a := startRun(t, args...)
+	sc := stanConnect(t, "ftc", "pub1", url, 10*time.Second)
+	for i := 0; i < 3; i++ {
+		if err := sc.Publish("ch", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc.Close()
+	b := startRun(t, args...)
+	if !strings.Contains(a.stderr.String(), "Server is active") {
+		t.Fatalf("A is not active:\n%s", a.stderr.String())
+	}
+	// Graceful stop of the active: B takes over.
+	if code := a.stop(t, nil); code != 0 {
+		t.Fatalf("A exit %d", code)
+	}
+	sc = stanConnect(t, "ftc", "pub2", url, 10*time.Second)
+	defer sc.Close()
+	if err := sc.Publish("ch", []byte("3")); err != nil {
+		t.Fatal(err)
+	}
+	if got := receiveAll(t, sc, "ch", 4); strings.Join(got, ",") != "0,1,2,3" {
+		t.Fatalf("after failover: %v", got)
+	}
+	if !strings.Contains(b.stderr.String(), "Server is active") {
+		t.Fatalf("B is not active:\n%s", b.stderr.String())
+	}
+	if e, err := filelock.ReadEpoch(dir); err != nil || e < 2 {
+		t.Fatalf("epoch %v, %v: want >= 2 after a failover", e, err)
+	}
+}
+
+func TestRunFTClusterIDMismatch(t *testing.T) {
+	url := startNATSServer(t)
+	dir := t.TempDir()
+	r := startRun(t, "-ns", url, "-cid", "one", "-st", "FILE", "--dir", dir)
+	r.stop(t, nil)
+	var out syncBuffer
+	code := runServer(context.Background(), serverEnv{Args: []string{"-ns", url, "-cid", "two", "-st", "FILE", "--dir", dir, "--ft_group", "g"},
+		Stdout: io.Discard, Stderr: &out})
+	if code != exitFailure || !strings.Contains(out.String(), "does not match the datastore's cluster ID") {
+		t.Fatalf("exit %d, log:\n%s", code, out.String())
+	}
+}
