@@ -111,16 +111,24 @@ func CheckPublishOrder(h History) error {
 }
 
 // CheckDeliveryOrder verifies that one subscription received first-time
-// deliveries (Redelivered false) in increasing sequence order with no
-// sequence delivered twice as new; redeliveries may come at any time.
-func CheckDeliveryOrder(ds []Delivery) error {
+// deliveries (Redelivered false) in increasing sequence order; redeliveries
+// may come at any time. A new active whose recovered "sent" records lagged
+// (allowed: SPEC D9) resends the last few messages as new once, so the order
+// may restart at most resets times (one per failover of the scenario).
+func CheckDeliveryOrder(ds []Delivery, resets int) error {
 	var last uint64
+	used := 0
 	for _, d := range ds {
 		if d.Redelivered {
 			continue
 		}
 		if d.Seq <= last {
-			return fmt.Errorf("e2e: delivery order: seq %d (id %d) delivered as new after seq %d", d.Seq, d.ID, last)
+			if used < resets {
+				used++
+				last = d.Seq
+				continue
+			}
+			return fmt.Errorf("e2e: delivery order: seq %d (id %d) delivered as new after seq %d (%d restarts allowed)", d.Seq, d.ID, last, resets)
 		}
 		last = d.Seq
 	}

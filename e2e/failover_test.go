@@ -69,7 +69,7 @@ func TestKillActive(t *testing.T) {
 		t.Error(err)
 	}
 
-	s.verify(pub, live, channel)
+	s.verify(pub, live, channel, 1)
 	w.Stop()
 	if err := w.CheckSingleActive(); err != nil {
 		t.Error(err)
@@ -112,7 +112,7 @@ func TestStopActive(t *testing.T) {
 		t.Fatal("no PubAck after the hand-off")
 	}
 	t.Logf("SIGTERM: %s active; publish outage %v", next.Name(), d.Round(time.Millisecond))
-	s.verify(pub, live, channel)
+	s.verify(pub, live, channel, 1)
 	w.Stop()
 	if err := w.CheckSingleActive(); err != nil {
 		t.Error(err)

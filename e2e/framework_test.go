@@ -122,11 +122,17 @@ func TestChecks(t *testing.T) {
 	if err := CheckPublishOrder(History{Acks: acks, Stored: swapped}); err == nil {
 		t.Error("order violation not detected")
 	}
-	if err := CheckDeliveryOrder([]Delivery{{Seq: 1}, {Seq: 2}, {Seq: 1, Redelivered: true}, {Seq: 3}}); err != nil {
+	if err := CheckDeliveryOrder([]Delivery{{Seq: 1}, {Seq: 2}, {Seq: 1, Redelivered: true}, {Seq: 3}}, 0); err != nil {
 		t.Errorf("delivery order with a redelivery: %v", err)
 	}
-	if err := CheckDeliveryOrder([]Delivery{{Seq: 1}, {Seq: 2}, {Seq: 2}}); err == nil {
+	if err := CheckDeliveryOrder([]Delivery{{Seq: 1}, {Seq: 2}, {Seq: 2}}, 0); err == nil {
 		t.Error("sequence delivered twice as new not detected")
+	}
+	if err := CheckDeliveryOrder([]Delivery{{Seq: 1}, {Seq: 2}, {Seq: 2}, {Seq: 3}}, 1); err != nil {
+		t.Errorf("one restart allowed: %v", err)
+	}
+	if err := CheckDeliveryOrder([]Delivery{{Seq: 1}, {Seq: 2}, {Seq: 2}, {Seq: 3}, {Seq: 3}}, 1); err == nil {
+		t.Error("a second restart not detected")
 	}
 	if err := CheckDurableResume(10, []Delivery{{Seq: 11}, {Seq: 12}}); err != nil {
 		t.Error(err)

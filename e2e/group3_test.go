@@ -49,7 +49,7 @@ func TestGroupOfThree(t *testing.T) {
 	if got, err := s.g.Active(); err != nil || got != active {
 		t.Errorf("active after rejoin: %v (%v), want %s", got, err, active.Name())
 	}
-	s.verify(pub, live, channel)
+	s.verify(pub, live, channel, 2)
 	w.Stop()
 	if err := w.CheckSingleActive(); err != nil {
 		t.Error(err)
@@ -89,7 +89,7 @@ func TestStepDown(t *testing.T) {
 	if err := old.WaitState(StateStandby, 10*time.Second); err != nil {
 		t.Error(err)
 	}
-	s.verify(pub, live, channel)
+	s.verify(pub, live, channel, 1)
 	w.Stop()
 	if err := w.CheckSingleActive(); err != nil {
 		t.Error(err)

@@ -71,7 +71,7 @@ func TestLockLost(t *testing.T) {
 			if err := old.WaitState(StateStandby, 15*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			s.verify(pub, live, channel)
+			s.verify(pub, live, channel, 1)
 			w.Stop()
 			if err := w.CheckSingleActive(); err != nil {
 				t.Error(err)

@@ -44,7 +44,7 @@ func TestPartitionActive(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.verify(pub, live, channel)
+	s.verify(pub, live, channel, 1)
 	w.Stop()
 	if err := w.CheckSingleActive(); err != nil {
 		t.Error(err)

@@ -43,7 +43,7 @@ func TestPauseActive(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("after SIGCONT %s is active", active.Name())
-	s.verify(pub, live, channel)
+	s.verify(pub, live, channel, 1)
 	w.Stop()
 	if err := w.CheckSingleActive(); err != nil {
 		t.Error(err)
