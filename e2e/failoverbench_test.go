@@ -72,7 +72,7 @@ func TestFailoverBench(t *testing.T) {
 			}
 		}
 	}
-	r := s.verify(pub, live, channel, 4*n)
+	r := s.verify(pub, live, channel, 2*n)
 	w.Stop()
 	if err := w.CheckSingleActive(); err != nil {
 		t.Error(err)
