@@ -64,6 +64,9 @@ func (p *process) run(ctx context.Context) (code int) {
 	log.Info(fmt.Sprintf("Starting stanft[%s] version %s", o.ClusterID, version))
 	log.Info(fmt.Sprintf("ServerID: %s", serverID))
 	log.Info(fmt.Sprintf("Go version: %s", runtime.Version()))
+	if o.NATS.Syslog || o.NATS.RemoteSyslog != "" {
+		log.Warn("syslog (-s, -r) is not supported: logging to the standard error or the -l file")
+	}
 	startFailed := func(err error) int {
 		log.Error(fmt.Sprintf("Failed to start: %v", err))
 		return exitFailure

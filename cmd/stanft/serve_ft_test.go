@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -147,5 +148,62 @@ func TestRunFTClusterIDMismatch(t *testing.T) {
 		Stdout: io.Discard, Stderr: &out})
 	if code != exitFailure || !strings.Contains(out.String(), "does not match the datastore's cluster ID") {
 		t.Fatalf("exit %d, log:\n%s", code, out.String())
+	}
+}
+
+func TestRunFTStepDownCommand(t *testing.T) {
+	url := startNATSServer(t)
+	dir := t.TempDir()
+	args := []string{"-ns", url, "-cid", "sdc", "-st", "FILE", "--dir", dir, "--ft_group", "grp",
+		"--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms"}
+	a := startRun(t, args...)
+	stanConnect(t, "sdc", "probe", url, 10*time.Second).Close() // A serves
+	b := startRun(t, args...)
+	var out syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	code := run(ctx, []string{"ft", "step-down", "--nats", url, "-cid", "sdc", "--ft_group", "grp", "--timeout", "15s"}, &out, &out)
+	if code != 0 {
+		t.Fatalf("step-down: exit %d\n%s", code, out.String())
+	}
+	if !strings.Contains(out.String(), "stepped down") || !strings.Contains(out.String(), "is active") {
+		t.Fatalf("step-down output:\n%s", out.String())
+	}
+	waitFor(t, "B active", func() bool { return strings.Contains(b.stderr.String(), "Server is active") })
+	// A stays up as a standby; both stop cleanly.
+	if code := a.stop(t, nil); code != 0 {
+		t.Fatalf("A exit %d", code)
+	}
+	if code := b.stop(t, nil); code != 0 {
+		t.Fatalf("B exit %d", code)
+	}
+}
+
+func TestRunFTFencedExitsNonZero(t *testing.T) {
+	url := startNATSServer(t)
+	dir := t.TempDir()
+	a := startRun(t, "-ns", url, "-cid", "fence", "-st", "FILE", "--dir", dir, "--ft_group", "grp",
+		"--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms")
+	stanConnect(t, "fence", "probe", url, 10*time.Second).Close() // active
+	// Replace the lock file behind the active's back: its next lock check
+	// fails and it must stop serving and exit non-zero.
+	lockPath := filepath.Join(dir, filelock.LockFileName)
+	if err := os.Rename(lockPath, lockPath+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lockPath, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-a.done:
+		a.done <- code
+		if code != exitFailure {
+			t.Fatalf("exit %d, want 1", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the fenced active did not exit; log:\n%s", a.stderr.String())
+	}
+	if !strings.Contains(a.stderr.String(), "ft: stopping: ") {
+		t.Fatalf("no fencing line:\n%s", a.stderr.String())
 	}
 }
