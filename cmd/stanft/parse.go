@@ -192,7 +192,7 @@ func (o *options) validate() error {
 	case storeMemory, storeFile:
 		o.StoreType = st
 	case storeSQL:
-		return fmt.Errorf("-st SQL is not supported: %s", reasonSQL)
+		return fmt.Errorf("the SQL store (-st SQL) is not supported: %s", reasonSQL)
 	default:
 		return fmt.Errorf("unsupported store type: %v", o.StoreType)
 	}

@@ -194,3 +194,15 @@ func TestRunNATSPortInUse(t *testing.T) {
 		t.Fatalf("log lacks the startup failure:\n%s", out.String())
 	}
 }
+
+func TestRunSecondStandaloneRefused(t *testing.T) {
+	url := startNATSServer(t)
+	startRun(t, "-ns", url, "-cid", "dup")
+	var out syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	code := runServer(ctx, serverEnv{Args: []string{"-ns", url, "-cid", "dup"}, Stdout: &out, Stderr: &out})
+	if code != exitFailure || !strings.Contains(out.String(), `discovered another streaming server with cluster ID "dup"`) {
+		t.Fatalf("exit %d; log:\n%s", code, out.String())
+	}
+}

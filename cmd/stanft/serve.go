@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"runtime"
@@ -101,6 +102,9 @@ func (p *process) run(ctx context.Context) (code int) {
 	scfg.ClientHBFailCount = o.HBFailCount
 	scfg.ReplaceDurable = o.ReplaceDurable
 	scfg.IOBatchSize = o.IOBatchSize
+	if scfg.IOBatchSize == 0 {
+		scfg.IOBatchSize = math.MaxInt32 // 0 is unlimited, as in the reference
+	}
 	scfg.IOSleepTime = time.Duration(o.IOSleepTime) * time.Microsecond
 	scfg.Logger = log
 	metrics := monitor.NewMetrics()
