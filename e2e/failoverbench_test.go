@@ -73,10 +73,7 @@ func TestFailoverBench(t *testing.T) {
 		}
 	}
 	r := s.verify(pub, live, channel, 2*n)
-	w.Stop()
-	if err := w.CheckSingleActive(); err != nil {
-		t.Error(err)
-	}
+	s.checkStates(w)
 	for _, kind := range []string{"SIGKILL", "SIGTERM"} {
 		t.Log(summarize(kind, results[kind]))
 	}

@@ -172,3 +172,24 @@ func TestWatcherSingleActive(t *testing.T) {
 		t.Error("double active in two polls not detected")
 	}
 }
+
+// TestWatcherSeesTwoActives shows that the single-active check can fail on
+// real processes: two one-member groups on separate datastores (a
+// misconfiguration) are both active, and a watcher over both must say so.
+func TestWatcherSeesTwoActives(t *testing.T) {
+	requireStanft(t)
+	cid := clusterIDFor(t)
+	a := StartGroup(t, GroupConfig{Bin: stanftBin, NATSURL: sharedURL, Members: 1, ClusterID: cid + "-a", FTGroup: "a"})
+	b := StartGroup(t, GroupConfig{Bin: stanftBin, NATSURL: sharedURL, Members: 1, ClusterID: cid + "-b", FTGroup: "b"})
+	b.Members[0].Index = 1
+	both := &Group{t: t, cfg: a.cfg, Members: []*Member{a.Members[0], b.Members[0]}}
+	if _, err := both.Active(); err == nil {
+		t.Error("Group.Active did not report two active members")
+	}
+	w := WatchStates(both, 20*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	w.Stop()
+	if err := w.CheckSingleActive(); err == nil {
+		t.Errorf("two active members not detected (%d samples)", len(w.Samples()))
+	}
+}

@@ -50,10 +50,7 @@ func TestGroupOfThree(t *testing.T) {
 		t.Errorf("active after rejoin: %v (%v), want %s", got, err, active.Name())
 	}
 	s.verify(pub, live, channel, 2)
-	w.Stop()
-	if err := w.CheckSingleActive(); err != nil {
-		t.Error(err)
-	}
+	s.checkStates(w)
 }
 
 // TestStepDown: `stanft ft step-down` makes the active hand over to a standby
@@ -90,10 +87,7 @@ func TestStepDown(t *testing.T) {
 		t.Error(err)
 	}
 	s.verify(pub, live, channel, 1)
-	w.Stop()
-	if err := w.CheckSingleActive(); err != nil {
-		t.Error(err)
-	}
+	s.checkStates(w)
 }
 
 // stepDownArgs is the command line of the drill command for a group.

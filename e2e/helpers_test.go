@@ -131,3 +131,20 @@ func (s *scenario) lastSeq(channel string) uint64 {
 	}
 	return c.LastSeq
 }
+
+// checkStates stops the watcher and checks that it saw an active member, and
+// never two at once.
+func (s *scenario) checkStates(w *StateWatcher) {
+	s.t.Helper()
+	w.Stop()
+	active := 0
+	for _, m := range s.g.Members {
+		active += w.ActiveCount(m.Index)
+	}
+	if active == 0 {
+		s.t.Errorf("the state watcher never saw an active member (%d samples)", len(w.Samples()))
+	}
+	if err := w.CheckSingleActive(); err != nil {
+		s.t.Error(err)
+	}
+}

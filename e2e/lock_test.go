@@ -72,10 +72,7 @@ func TestLockLost(t *testing.T) {
 				t.Fatal(err)
 			}
 			s.verify(pub, live, channel, 1)
-			w.Stop()
-			if err := w.CheckSingleActive(); err != nil {
-				t.Error(err)
-			}
+			s.checkStates(w)
 		})
 	}
 }

@@ -45,8 +45,5 @@ func TestPartitionActive(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	s.verify(pub, live, channel, 1)
-	w.Stop()
-	if err := w.CheckSingleActive(); err != nil {
-		t.Error(err)
-	}
+	s.checkStates(w)
 }

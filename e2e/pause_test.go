@@ -44,8 +44,5 @@ func TestPauseActive(t *testing.T) {
 	}
 	t.Logf("after SIGCONT %s is active", active.Name())
 	s.verify(pub, live, channel, 1)
-	w.Stop()
-	if err := w.CheckSingleActive(); err != nil {
-		t.Error(err)
-	}
+	s.checkStates(w)
 }
