@@ -142,7 +142,9 @@ func (p *process) run(ctx context.Context) (code int) {
 	}
 
 	if scfg.FT {
-		st.Close()
+		// The placeholder stays open (monitoring may read it) until the
+		// server is closed.
+		defer st.Close()
 		return p.runFT(ctx, natsURL, metrics)
 	}
 

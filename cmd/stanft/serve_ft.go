@@ -55,7 +55,6 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
 		return startFailed(fmt.Errorf("datastore directory: %w", err))
 	}
-	log.Info(fmt.Sprintf("Store location: %s", o.Dir))
 	lock, err := filelock.New(filelock.Config{Dir: o.Dir, Logger: log.Named("filelock")})
 	if err != nil {
 		return startFailed(err)
