@@ -1,0 +1,246 @@
+package drill
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+)
+
+// The stanft binary, built once by TestMain for the drills against a real
+// group.
+var (
+	stanftBin string
+	stanftErr error
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "stanft-drill-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "drill:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	stanftBin = filepath.Join(dir, "stanft")
+	cmd := exec.Command("go", "build", "-o", stanftBin, "github.com/stanft/stanft/cmd/stanft")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		stanftErr = fmt.Errorf("go build ./cmd/stanft: %w\n%s", err, out)
+	}
+	return m.Run()
+}
+
+// member is one stanft process of a test group.
+type member struct {
+	cmd     *exec.Cmd
+	monitor string
+	log     *syncBuffer
+	done    chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testGroup starts a NATS server in the test process and n stanft members on
+// one FILE datastore, and waits for exactly one active. Everything is
+// stopped in t.Cleanup.
+func testGroup(t *testing.T, n int) (natsURL string, members []*member) {
+	t.Helper()
+	if stanftErr != nil {
+		t.Fatal(stanftErr)
+	}
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	t.Cleanup(ns.Shutdown)
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	natsURL = ns.ClientURL()
+	dir := t.TempDir()
+	for i := range n {
+		port := freePort(t)
+		m := &member{monitor: fmt.Sprintf("http://127.0.0.1:%d", port), log: &syncBuffer{}, done: make(chan struct{})}
+		m.cmd = exec.Command(stanftBin, "-cid", "drill-test", "-st", "FILE", "--dir", dir, "--ft_group", "g",
+			"-ns", natsURL, "-a", "127.0.0.1", "-m", strconv.Itoa(port))
+		m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
+		if err := m.cmd.Start(); err != nil {
+			t.Fatalf("start member %d: %v", i, err)
+		}
+		go func() { _ = m.cmd.Wait(); close(m.done) }()
+		t.Cleanup(func() {
+			_ = m.cmd.Process.Kill()
+			<-m.done
+			if t.Failed() {
+				t.Logf("member %s log:\n%s", m.monitor, m.log.String())
+			}
+		})
+		members = append(members, m)
+	}
+	urls := monitorURLs(members)
+	p := newProber()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(actives(p.probeAll(t.Context(), urls))) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no single active member: %s", describe(p.probeAll(t.Context(), urls)))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return natsURL, members
+}
+
+func monitorURLs(ms []*member) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.monitor)
+	}
+	return out
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func drillConfig(natsURL string, ms []*member) Config {
+	cfg := DefaultConfig()
+	cfg.NATSURL = natsURL
+	cfg.ClusterID = "drill-test"
+	cfg.FTGroup = "g"
+	cfg.Members = monitorURLs(ms)
+	cfg.Warmup = time.Second
+	cfg.Settle = time.Second
+	cfg.PubAckWait = 2 * time.Second
+	cfg.Timeout = time.Minute
+	cfg.ProgressInterval = 200 * time.Millisecond
+	return cfg
+}
+
+// checkFailover checks what every drill must show on a healthy group.
+func checkFailover(t *testing.T, r *Report) {
+	t.Helper()
+	if !r.OK() || r.Lost != 0 {
+		t.Errorf("lost %d acknowledged messages: %v", r.Lost, r.LostIDs)
+	}
+	if r.Acknowledged < 100 || r.Delivered < r.Acknowledged {
+		t.Errorf("acknowledged %d, delivered %d", r.Acknowledged, r.Delivered)
+	}
+	if r.Before.ServerID == "" || r.After.ServerID == "" || r.After.ServerID == r.Before.ServerID {
+		t.Errorf("active before %+v, after %+v: want another server", r.Before, r.After)
+	}
+	if r.Before.Epoch == 0 || r.After.Epoch <= r.Before.Epoch {
+		t.Errorf("epoch before %d, after %d: want it to grow", r.Before.Epoch, r.After.Epoch)
+	}
+	if r.Outage <= 0 || r.Outage > 20*time.Second {
+		t.Errorf("outage %v", r.Outage)
+	}
+	var text bytes.Buffer
+	_ = r.WriteText(&text)
+	t.Logf("\n%s", text.String())
+}
+
+func TestDrillStepDown(t *testing.T) {
+	natsURL, ms := testGroup(t, 2)
+	var progress syncBuffer
+	r, err := Run(t.Context(), drillConfig(natsURL, ms), &progress)
+	if err != nil {
+		t.Fatalf("drill: %v\nprogress:\n%s", err, progress.String())
+	}
+	checkFailover(t, r)
+	if r.StepDownConfirmed <= 0 || r.StepDownTookOver < r.StepDownConfirmed {
+		t.Errorf("step-down timings: confirmed %v, took over %v", r.StepDownConfirmed, r.StepDownTookOver)
+	}
+	if !strings.Contains(progress.String(), "published") {
+		t.Errorf("no progress line: %q", progress.String())
+	}
+}
+
+// progressTrigger calls fn once when a line containing pattern is written.
+type progressTrigger struct {
+	syncBuffer
+	pattern string
+	once    sync.Once
+	fn      func()
+}
+
+func (p *progressTrigger) Write(b []byte) (int, error) {
+	n, err := p.syncBuffer.Write(b)
+	if strings.Contains(p.syncBuffer.String(), p.pattern) {
+		p.once.Do(func() { go p.fn() })
+	}
+	return n, err
+}
+
+func TestDrillWaitForKill(t *testing.T) {
+	natsURL, ms := testGroup(t, 2)
+	cfg := drillConfig(natsURL, ms)
+	cfg.Mode = ModeWait
+	cfg.FTGroup = ""
+	killed := make(chan string, 1)
+	progress := &progressTrigger{pattern: "now kill", fn: func() {
+		// Kill whichever member is active, as the operator would.
+		for _, m := range ms {
+			if mem := newProber().probe(context.Background(), m.monitor); mem.Active {
+				_ = m.cmd.Process.Signal(syscall.SIGKILL)
+				killed <- m.monitor
+				return
+			}
+		}
+		killed <- ""
+	}}
+	r, err := Run(t.Context(), cfg, progress)
+	if err != nil {
+		t.Fatalf("drill: %v\nprogress:\n%s", err, progress.String())
+	}
+	if k := <-killed; k == "" || k != r.Before.URL || r.After.URL == k {
+		t.Errorf("killed %q; active before %s, after %s", k, r.Before.URL, r.After.URL)
+	}
+	checkFailover(t, r)
+}
+
+func TestDrillNoActive(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Mode = ModeWait
+	cfg.Members = []string{fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
+	cfg.Timeout = 10 * time.Second
+	r, err := Run(t.Context(), cfg, nil)
+	if err == nil || r != nil || !strings.Contains(err.Error(), "exactly one active") {
+		t.Errorf("no member answering: report %v, err %v", r, err)
+	}
+}
