@@ -21,6 +21,7 @@ type Report struct {
 	StoredSeqs int
 	Lost       []uint64 // acknowledged ids not stored
 	Duplicated int      // ids stored at more than one sequence
+	DupIDs     []uint64 // those ids
 }
 
 // CheckNoAckedLoss verifies that every acknowledged id is stored, that each
@@ -50,9 +51,9 @@ func CheckNoAckedLoss(h History) (Report, error) {
 	}
 	r.StoredSeqs = len(bySeq)
 	for id, seqs := range seqsOf {
-		_ = id
 		if len(seqs) > 1 {
 			r.Duplicated++
+			r.DupIDs = append(r.DupIDs, id)
 		}
 	}
 	for _, a := range h.Acks {

@@ -37,6 +37,11 @@ func TestFailoverBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	results := map[string][]time.Duration{}
+	type event struct {
+		kind string
+		at   time.Time
+	}
+	var events []event
 	for _, kind := range []string{"SIGKILL", "SIGTERM"} {
 		for i := 0; i < n; i++ {
 			old, err := s.g.WaitActive(10*time.Second, nil)
@@ -45,6 +50,7 @@ func TestFailoverBench(t *testing.T) {
 			}
 			before := pub.AckCount()
 			at := time.Now()
+			events = append(events, event{kind, at})
 			if kind == "SIGKILL" {
 				err = old.Kill()
 			} else {
@@ -76,8 +82,26 @@ func TestFailoverBench(t *testing.T) {
 	s.checkStates(w)
 	for _, kind := range []string{"SIGKILL", "SIGTERM"} {
 		t.Log(summarize(kind, results[kind]))
+		t.Logf("%s samples: %v", kind, roundAll(results[kind]))
 	}
-	t.Logf("messages acknowledged %d, lost %d, duplicated %d", r.Acked, len(r.Lost), r.Duplicated)
+	// Attribute each duplicate to the last signal before its first attempt
+	// (or "steady" when it was first sent before any).
+	firstSent := make(map[uint64]time.Time, len(pub.Acks()))
+	for _, a := range pub.Acks() {
+		firstSent[a.ID] = a.FirstSent
+	}
+	dups := map[string]int{}
+	for _, id := range r.DupIDs {
+		kind := "steady"
+		for _, e := range events {
+			if !firstSent[id].Before(e.at.Add(-time.Second)) {
+				kind = e.kind
+			}
+		}
+		dups[kind]++
+	}
+	t.Logf("messages acknowledged %d, lost %d, duplicated %d (by the failover within 1 s after their first send: %v)",
+		r.Acked, len(r.Lost), r.Duplicated, dups)
 }
 
 func summarize(kind string, ds []time.Duration) string {
@@ -92,4 +116,12 @@ func summarize(kind string, ds []time.Duration) string {
 	}
 	return fmt.Sprintf("%s failovers: n=%d p50=%v p99=%v max=%v (signal to first PubAck from the new active)",
 		kind, len(s), pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), s[len(s)-1].Round(time.Millisecond))
+}
+
+func roundAll(ds []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ds))
+	for i, d := range ds {
+		out[i] = d.Round(time.Millisecond)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -113,7 +114,14 @@ func (s *scenario) verify(pub *Publisher, sub *Subscriber, channel string, failo
 	if err := CheckPublishOrder(h); err != nil {
 		t.Error(err)
 	}
-	t.Logf("acked %d, stored %d sequences, duplicated %d, publish errors %v", r.Acked, r.StoredSeqs, r.Duplicated, pub.Errors())
+	lat := make([]time.Duration, 0, len(acks))
+	for _, a := range acks {
+		lat = append(lat, a.Acked.Sub(a.Sent))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	t.Logf("acked %d, stored %d sequences, duplicated %d, publish errors %v; PubAck latency p50 %v p99 %v",
+		r.Acked, r.StoredSeqs, r.Duplicated, pub.Errors(),
+		lat[len(lat)/2].Round(time.Microsecond), lat[len(lat)*99/100].Round(time.Microsecond))
 	return r
 }
 
