@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/stan.go"
+
 	"github.com/stanft/stanft/monitor"
 )
 
@@ -136,5 +138,75 @@ func TestRunReloadWithConfig(t *testing.T) {
 	})
 	if s := r.stderr.String(); strings.Contains(s, "Reload: ") {
 		t.Fatalf("reload failed:\n%s", s)
+	}
+}
+
+func TestRunAuthFromConfigFileAndToken(t *testing.T) {
+	// NATS authorization from the (only) -sc file: the embedded server
+	// enforces it and the server's own connections use it.
+	port := freePort(t)
+	conf := writeConf(t, "authorization { user: bob, password: pw }\nstreaming { cid: confauth }\n")
+	startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sc", conf)
+	url := "127.0.0.1:" + strconv.Itoa(port)
+	if _, err := stan.Connect("confauth", "anon", stan.NatsURL("nats://"+url), stan.ConnectWait(time.Second)); err == nil {
+		t.Fatal("connected without credentials")
+	}
+	sc, err := stan.Connect("confauth", "bob", stan.NatsURL("nats://bob:pw@"+url), stan.ConnectWait(5*time.Second))
+	if err != nil {
+		t.Fatalf("connect with credentials: %v", err)
+	}
+	sc.Close()
+
+	// --auth token.
+	port = freePort(t)
+	startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "--auth", "t0ken", "-cid", "tok")
+	url = "127.0.0.1:" + strconv.Itoa(port)
+	if _, err := stan.Connect("tok", "anon", stan.NatsURL("nats://"+url), stan.ConnectWait(time.Second)); err == nil {
+		t.Fatal("connected without the token")
+	}
+	sc, err = stan.Connect("tok", "tk", stan.NatsURL("nats://t0ken@"+url), stan.ConnectWait(5*time.Second))
+	if err != nil {
+		t.Fatalf("connect with the token: %v", err)
+	}
+	sc.Close()
+}
+
+func TestRunStreamingCredentialsForExternalNATS(t *testing.T) {
+	// The streaming username/password of the config file are used for an
+	// external NATS server (-ns).
+	port := freePort(t)
+	startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "--user", "u1", "--pass", "p1", "-cid", "first")
+	conf := writeConf(t, "streaming { cid: second, username: u1, password: p1 }\n")
+	startRun(t, "-ns", "nats://127.0.0.1:"+strconv.Itoa(port), "-sc", conf)
+}
+
+func TestCheckConfig(t *testing.T) {
+	conf := writeConf(t, "port: 4999\nstreaming { cid: x }\n")
+	var out syncBuffer
+	if code := run(context.Background(), []string{"-c", conf, "-t"}, &out, &out); code != 0 {
+		t.Fatalf("-t: exit %d: %s", code, out.String())
+	}
+	if code := run(context.Background(), []string{"-t"}, &out, &out); code != 1 {
+		t.Fatalf("-t without -c: exit %d", code)
+	}
+}
+
+func TestSubcommandErrors(t *testing.T) {
+	cases := [][]string{
+		{"store"},
+		{"store", "verify"},
+		{"store", "verify", filepath.Join(os.TempDir(), "stanft-does-not-exist-dir")},
+		{"ft"},
+		{"ft", "step-down"},
+		{"ft", "step-down", "--nats", "nats://127.0.0.1:1", "--ft_group", "g", "--timeout", "1s"},
+		{"healthcheck", "--timeout", "1s", "http://127.0.0.1:1/healthz"},
+		{"healthcheck", "a", "b"},
+		{"drill"},
+	}
+	for _, args := range cases {
+		var out syncBuffer
+		if code := run(context.Background(), args, &out, &out); code != 1 {
+			t.Errorf("%q: exit %d, want 1: %s", args, code, out.String())
+		}
 	}
 }
