@@ -699,3 +699,37 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("New with bad config = %v", err)
 	}
 }
+
+// TestLockIsTheTruth: with every message lost or late, take-over after a
+// kill or a step-down still happens within a lock poll.
+func TestLockIsTheTruth(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault func(b *fttest.Bus)
+	}{
+		{"dropped", func(b *fttest.Bus) { b.Drop(true) }},
+		{"delayed", func(b *fttest.Bus) { b.Delay(10 * time.Second) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				g := fttest.NewGroup(t, 3, fttest.GroupOptions{})
+				old := settle(t, g)
+				time.Sleep(500 * time.Millisecond)
+				tc.fault(g.Bus)
+				old.Elector.StepDown()
+				var act *fttest.Member
+				took, ok := waitFor(time.Second, func() bool { act = g.Active(); return act != nil && act != old })
+				if !ok || took > ft.DefaultLockPollInterval+time.Millisecond {
+					t.Fatalf("step-down without notice: take-over after %v (ok=%v)", took, ok)
+				}
+				time.Sleep(2 * time.Second)
+				g.Kill(act.ID)
+				took, ok = waitFor(time.Second, func() bool { a := g.Active(); return a != nil && a != act })
+				if !ok || took > ft.DefaultLockPollInterval+time.Millisecond {
+					t.Fatalf("kill without heartbeats: take-over after %v (ok=%v)", took, ok)
+				}
+				checkGroup(t, g)
+			})
+		})
+	}
+}
