@@ -25,9 +25,11 @@ const (
 	epochTmpName  = "stanft.epoch.tmp"
 )
 
-// lockFilePerm is the mode of a newly created lock file. Members of a group
-// run as the same user; the file carries no data.
-const lockFilePerm fs.FileMode = 0o600
+// lockFilePerm is the mode of a newly created lock file (before umask).
+// An exclusive lock needs a read-write descriptor, so every member must be
+// able to write it: members run as one user or share its group. The file
+// carries no data.
+const lockFilePerm fs.FileMode = 0o660
 
 // Config configures a Lock.
 type Config struct {
