@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
+
+	"github.com/stanft/stanft/drill"
 )
 
-// runDrill is the slot of `stanft drill ...` (failover drills; package drill
-// is written separately).
-func runDrill(_ context.Context, _ []string, _, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "stanft drill: not available in this build")
-	return exitFailure
+// runDrill is `stanft drill ...`: a failover drill against a live FT group
+// (package drill; exit 0 ok, 1 acknowledged messages lost, 2 could not run).
+func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return drill.Command(ctx, args, stdout, stderr)
 }

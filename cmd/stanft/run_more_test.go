@@ -201,12 +201,16 @@ func TestSubcommandErrors(t *testing.T) {
 		{"ft", "step-down", "--nats", "nats://127.0.0.1:1", "--ft_group", "g", "--timeout", "1s"},
 		{"healthcheck", "--timeout", "1s", "http://127.0.0.1:1/healthz"},
 		{"healthcheck", "a", "b"},
-		{"drill"},
+		{"drill", "--nope"},
 	}
 	for _, args := range cases {
 		var out syncBuffer
-		if code := run(context.Background(), args, &out, &out); code != 1 {
-			t.Errorf("%q: exit %d, want 1: %s", args, code, out.String())
+		want := 1
+		if args[0] == "drill" {
+			want = 2 // drill: could not run
+		}
+		if code := run(context.Background(), args, &out, &out); code != want {
+			t.Errorf("%q: exit %d, want %d: %s", args, code, want, out.String())
 		}
 	}
 }

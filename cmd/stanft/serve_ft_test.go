@@ -207,3 +207,27 @@ func TestRunFTFencedExitsNonZero(t *testing.T) {
 		t.Fatalf("no fencing line:\n%s", a.stderr.String())
 	}
 }
+
+func TestRunDrillCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drill runs a few seconds")
+	}
+	url := startNATSServer(t)
+	dir := t.TempDir()
+	ma, mb := freePort(t), freePort(t)
+	base := []string{"-ns", url, "-a", "127.0.0.1", "-cid", "drillc", "-st", "FILE", "--dir", dir, "--ft_group", "grp",
+		"--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms"}
+	startRun(t, append(base, "-m", strconv.Itoa(ma))...)
+	stanConnect(t, "drillc", "probe", url, 10*time.Second).Close()
+	startRun(t, append(base, "-m", strconv.Itoa(mb))...)
+	members := fmt.Sprintf("http://127.0.0.1:%d,http://127.0.0.1:%d", ma, mb)
+	var out, errOut syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	code := run(ctx, []string{"drill", "--nats", url, "-cid", "drillc", "--ft_group", "grp", "--members", members,
+		"--warmup", "500ms", "--settle", "500ms", "--rate", "100"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("drill: exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	t.Logf("drill report:\n%s", out.String())
+}
