@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -33,7 +34,7 @@ type prober struct {
 }
 
 func newProber() *prober {
-	return &prober{client: &http.Client{Timeout: 2 * time.Second}}
+	return &prober{client: &http.Client{Timeout: time.Second}}
 }
 
 // probe reads one member. Errors are recorded in Member.Err: a killed or
@@ -62,12 +63,19 @@ func (p *prober) probe(ctx context.Context, base string) Member {
 	return m
 }
 
-// probeAll reads every member.
+// probeAll reads every member, concurrently: a dead or paused member costs
+// one timeout, not one per member.
 func (p *prober) probeAll(ctx context.Context, urls []string) []Member {
 	out := make([]Member, len(urls))
+	var wg sync.WaitGroup
 	for i, u := range urls {
-		out[i] = p.probe(ctx, u)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = p.probe(ctx, u)
+		}()
 	}
+	wg.Wait()
 	return out
 }
 
