@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -43,6 +44,9 @@ func (l *appendLog) write() error {
 		return err
 	}
 	if l.f == nil {
+		if _, err := l.s.fs.Stat(l.path); errors.Is(err, os.ErrNotExist) {
+			l.newFile = true
+		}
 		f, err := l.s.openRW(l.path)
 		if err != nil {
 			return err
@@ -98,10 +102,15 @@ func (l *appendLog) flush(doSync bool) error {
 	if err := l.s.fence(); err != nil {
 		return err
 	}
-	if err := l.s.syncFiles([]file{l.f}, nil); err != nil {
+	var dirs []string
+	if l.newFile {
+		dirs = []string{filepath.Dir(l.path)}
+	}
+	if err := l.s.syncFiles([]file{l.f}, dirs); err != nil {
 		l.undo()
 		return err
 	}
+	l.newFile = false
 	l.synced = l.size
 	l.unsynced = l.unsynced[:0]
 	return nil

@@ -112,6 +112,7 @@ func TestTornTailEveryOffset(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f.rel), func(t *testing.T) {
+			t.Parallel()
 			offs := recordOffsets(t, filepath.Join(src, f.rel))
 			fi, err := os.Stat(filepath.Join(src, f.rel))
 			must(t, err)

@@ -22,7 +22,7 @@ type chunkReader struct {
 }
 
 func newChunkReader(f file, size int64, from int64) *chunkReader {
-	return &chunkReader{f: f, size: size, off: from, buf: make([]byte, scanChunk)}
+	return &chunkReader{f: f, size: size, off: from, buf: make([]byte, max(min(scanChunk, size-from), 64))}
 }
 
 // offset is the file offset of the next byte.
