@@ -87,6 +87,14 @@ func (s *Server) lookupChannel(name string) *channel {
 	return c
 }
 
+// lookupChannelBytes is lookupChannel without allocating a string.
+func (s *Server) lookupChannelBytes(name []byte) *channel {
+	s.mu.RLock()
+	c := s.channels[string(name)]
+	s.mu.RUnlock()
+	return c
+}
+
 // lookupOrCreateChannel returns the channel name, creating it if needed.
 // The error text is sent to clients (SPEC §3 step 1).
 func (s *Server) lookupOrCreateChannel(name string) (*channel, string) {
@@ -174,7 +182,6 @@ func (s *Server) deleteInactive(c *channel) {
 	delete(s.lowerNames, strings.ToLower(c.name))
 	s.mu.Unlock()
 	c.stopTimers()
-	s.subsCount.Add(-int64(len(c.all)))
 	err := s.st.DeleteChannel(c.name)
 	c.mu.Unlock()
 	if err != nil {

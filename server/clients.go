@@ -301,6 +301,7 @@ func (s *Server) closeClientIf(cl *client) bool {
 		return false
 	}
 	delete(s.clients, id)
+	s.clientsGen.Add(1)
 	if len(cl.rec.ConnID) > 0 && s.byConnID[string(cl.rec.ConnID)] == cl {
 		delete(s.byConnID, string(cl.rec.ConnID))
 	}

@@ -218,13 +218,13 @@ func (s *Server) onAck(c *channel, m *nats.Msg) {
 		return
 	}
 	defer s.exit()
-	var ack pb.Ack
-	if ack.Unmarshal(m.Data) != nil {
+	subject, seq, err := parseAck(m.Data)
+	if err != nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.deleted || ack.Subject != c.name {
+	if c.deleted || string(subject) != c.name {
 		return
 	}
 	sb := c.acks[m.Subject]
@@ -232,12 +232,12 @@ func (s *Server) onAck(c *channel, m *nats.Msg) {
 		return
 	}
 	holder := sb
-	if _, ok := sb.pending[ack.Sequence]; !ok {
+	if _, ok := sb.pending[seq]; !ok {
 		// A queue member may ack a message that was reassigned.
 		holder = nil
 		if sb.grp != nil {
 			for _, mb := range sb.grp.members {
-				if _, ok := mb.pending[ack.Sequence]; ok {
+				if _, ok := mb.pending[seq]; ok {
 					holder = mb
 					break
 				}
@@ -247,7 +247,7 @@ func (s *Server) onAck(c *channel, m *nats.Msg) {
 			return
 		}
 	}
-	s.ackSeq(holder, ack.Sequence, true)
+	s.ackSeq(holder, seq, true)
 	if holder.stalled && !holder.full() {
 		holder.stalled = false
 		s.sendAvailable(holder)

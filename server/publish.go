@@ -10,13 +10,14 @@ import (
 	"github.com/stanft/stanft/store"
 )
 
-// pubReq is one accepted publish on its way through the io loop.
+// pubReq is one accepted publish on its way through the io loop. Its
+// slices alias the NATS message payload.
 type pubReq struct {
-	pm    pb.PubMsg
-	reply string
-	recv  time.Time
-	err   string
-	noAck bool
+	guid, subject, reply, data []byte
+	ackInbox                   string
+	recv                       time.Time
+	err                        string
+	noAck                      bool
 }
 
 // ioLoop is the single storage loop (SPEC §3): it stores publishes in
@@ -25,12 +26,13 @@ type pubReq struct {
 // serialised with publishes.
 type ioLoop struct {
 	s    *Server
-	in   chan *pubReq
+	in   chan pubReq
 	ctl  chan func()
 	quit chan struct{}
 	done chan struct{}
 
-	batch   []*pubReq
+	batch   []pubReq
+	msgs    []pb.MsgProto
 	touched []*channel
 	buf     []byte
 }
@@ -38,7 +40,7 @@ type ioLoop struct {
 func newIOLoop(s *Server) *ioLoop {
 	l := &ioLoop{
 		s:    s,
-		in:   make(chan *pubReq, 65536),
+		in:   make(chan pubReq, 16384),
 		ctl:  make(chan func(), 64),
 		quit: make(chan struct{}),
 		done: make(chan struct{}),
@@ -134,20 +136,26 @@ func (l *ioLoop) drain() {
 func (l *ioLoop) process() {
 	s := l.s
 	now := time.Now()
+	// One allocation for the batch's messages; the store keeps pointers.
+	l.msgs = make([]pb.MsgProto, len(l.batch))
 	var cur *channel
-	for _, r := range l.batch {
+	for i := range l.batch {
+		r := &l.batch[i]
 		c := cur
-		if c == nil || c.name != r.pm.Subject {
+		if c == nil || c.name != string(r.subject) {
 			// Lock order: the server lock is never taken under a channel's.
 			if cur != nil {
 				cur.mu.Unlock()
 				cur = nil
 			}
-			var errText string
-			c, errText = s.lookupOrCreateChannel(r.pm.Subject)
-			if errText != "" {
-				r.err = errText
-				continue
+			c = s.lookupChannelBytes(r.subject)
+			if c == nil {
+				var errText string
+				c, errText = s.lookupOrCreateChannel(string(r.subject))
+				if errText != "" {
+					r.err = errText
+					continue
+				}
 			}
 		}
 		if c != cur {
@@ -166,13 +174,14 @@ func (l *ioLoop) process() {
 		if ts < c.lastTS {
 			ts = c.lastTS
 		}
-		m := &pb.MsgProto{
-			Sequence:  c.nextSeq,
-			Subject:   r.pm.Subject,
-			Reply:     r.pm.Reply,
-			Data:      r.pm.Data,
-			Timestamp: ts,
+		m := &l.msgs[i]
+		m.Sequence = c.nextSeq
+		m.Subject = c.name
+		if len(r.reply) > 0 {
+			m.Reply = string(r.reply)
 		}
+		m.Data = r.data
+		m.Timestamp = ts
 		if err := c.msgs.Store(m); err != nil {
 			s.log.Error("unable to store message", "channel", c.name, "error", err)
 			r.err = err.Error()
@@ -191,9 +200,9 @@ func (l *ioLoop) process() {
 		if err := c.msgs.Flush(); err != nil {
 			s.log.Error("unable to flush message store, not acknowledging", "channel", c.name, "error", err)
 			s.SetState(StateFailed)
-			for _, r := range l.batch {
-				if r.pm.Subject == c.name {
-					r.noAck = true
+			for i := range l.batch {
+				if string(l.batch[i].subject) == c.name {
+					l.batch[i].noAck = true
 				}
 			}
 			c.mu.Unlock()
@@ -208,34 +217,25 @@ func (l *ioLoop) process() {
 	}
 	l.touched = l.touched[:0]
 	l.sendAcks()
+	l.msgs = nil
 }
 
 func (l *ioLoop) sendAcks() {
 	s := l.s
 	nc := s.conns.send
 	var last time.Time
-	for i, r := range l.batch {
-		if r.reply != "" && !r.noAck {
-			ack := pb.PubAck{Guid: r.pm.Guid, Error: r.err}
-			l.buf = marshalPubAck(l.buf, &ack)
-			_ = nc.Publish(r.reply, l.buf)
+	for i := range l.batch {
+		r := &l.batch[i]
+		if r.ackInbox != "" && !r.noAck {
+			l.buf = appendPubAck(l.buf[:0], r.guid, r.err)
+			_ = nc.Publish(r.ackInbox, l.buf)
 			last = r.recv
 		}
-		l.batch[i] = nil
+		l.batch[i] = pubReq{}
 	}
 	if !last.IsZero() {
 		s.metrics.PubAckLatency(time.Since(last))
 	}
-}
-
-func marshalPubAck(buf []byte, ack *pb.PubAck) []byte {
-	n := ack.Size()
-	if cap(buf) < n {
-		buf = make([]byte, n, 2*n)
-	}
-	buf = buf[:n]
-	_, _ = ack.MarshalToSizedBuffer(buf)
-	return buf
 }
 
 // flushDirty flushes sub stores with unflushed ack or sent records.
@@ -256,7 +256,8 @@ func (l *ioLoop) flushDirty() {
 	}
 }
 
-// onPublish validates a PubMsg and hands it to the io loop.
+// onPublish validates a PubMsg and hands it to the io loop. It runs on
+// the one goroutine of the publish subscription.
 func (s *Server) onPublish(m *nats.Msg) {
 	if !s.enter() {
 		return
@@ -264,36 +265,57 @@ func (s *Server) onPublish(m *nats.Msg) {
 	defer s.exit()
 	s.stats.inMsgs.Add(1)
 	s.stats.inBytes.Add(int64(len(m.Data)))
-	r := &pubReq{reply: m.Reply, recv: time.Now()}
-	if err := r.pm.Unmarshal(m.Data); err != nil || r.pm.Guid == "" ||
-		!store.IsChannelNameValid(r.pm.Subject, false) || !s.knownPublisher(&r.pm) {
-		s.replyPubError(m.Reply, r.pm.Guid)
+	var p pubFields
+	if err := parsePubMsg(m.Data, &p); err != nil || len(p.guid) == 0 ||
+		!store.IsChannelNameValid(string(p.subject), false) || !s.knownPublisher(&p) {
+		s.replyPubError(m.Reply, p.guid)
 		return
 	}
-	s.io.in <- r
+	s.io.in <- pubReq{
+		guid:     p.guid,
+		subject:  p.subject,
+		reply:    p.reply,
+		data:     p.data,
+		ackInbox: m.Reply,
+		recv:     time.Now(),
+	}
 }
 
-func (s *Server) replyPubError(reply, guid string) {
+func (s *Server) replyPubError(reply string, guid []byte) {
 	if reply == "" {
 		return
 	}
-	ack := pb.PubAck{Guid: guid, Error: errInvalidPubReq}
-	b, err := ack.Marshal()
-	if err != nil {
-		return
-	}
-	_ = s.conns.send.Publish(reply, b)
+	_ = s.conns.send.Publish(reply, appendPubAck(nil, guid, errInvalidPubReq))
+}
+
+// pubCheck caches the last publisher found registered; it is used only by
+// the publish subscription's goroutine.
+type pubCheck struct {
+	connID, clientID []byte
+	gen              uint64
 }
 
 // knownPublisher reports whether the publisher is registered: by ConnID
 // when the message carries one, else by client ID (SPEC §3 step 3).
-func (s *Server) knownPublisher(pm *pb.PubMsg) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if len(pm.ConnID) > 0 {
-		_, ok := s.byConnID[string(pm.ConnID)]
-		return ok
+func (s *Server) knownPublisher(p *pubFields) bool {
+	gen := s.clientsGen.Load()
+	pc := &s.pubCheck
+	if pc.gen == gen && string(pc.connID) == string(p.connID) && string(pc.clientID) == string(p.clientID) &&
+		(len(p.connID) > 0 || len(p.clientID) > 0) {
+		return true
 	}
-	_, ok := s.clients[pm.ClientID]
+	s.mu.RLock()
+	var ok bool
+	if len(p.connID) > 0 {
+		_, ok = s.byConnID[string(p.connID)]
+	} else {
+		_, ok = s.clients[string(p.clientID)]
+	}
+	s.mu.RUnlock()
+	if ok {
+		pc.connID = append(pc.connID[:0], p.connID...)
+		pc.clientID = append(pc.clientID[:0], p.clientID...)
+		pc.gen = gen
+	}
 	return ok
 }

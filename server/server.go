@@ -55,7 +55,8 @@ type Server struct {
 	lowerNames map[string]string
 	probing    map[string]bool // client IDs with a duplicate probe in progress
 	limits     store.Limits
-	subsCount  atomic.Int64
+	clientsGen atomic.Uint64 // bumped whenever a client is removed
+	pubCheck   pubCheck
 
 	connectMu sync.Mutex // serialises connect requests (SPEC §2.2)
 	io        *ioLoop
@@ -129,7 +130,7 @@ func (s *Server) resetState() {
 	s.lowerNames = make(map[string]string)
 	s.probing = make(map[string]bool)
 	s.mu.Unlock()
-	s.subsCount.Store(0)
+	s.clientsGen.Add(1)
 }
 
 // Activate connects to NATS, checks that no other standalone server uses
