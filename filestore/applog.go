@@ -25,6 +25,7 @@ type appendLog struct {
 	unsynced  []byte // copy of [synced, size)
 	records   int    // records in the file and buf, for compaction
 	needTrunc bool   // a truncation back to synced failed; retried first
+	newFile   bool   // the file was created: fsync its directory at the next sync
 
 	lastCompact time.Time
 }
