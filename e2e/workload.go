@@ -118,6 +118,8 @@ type Publisher struct {
 	errs     map[string]int
 	lostErr  error
 	nextID   uint64
+	limit    uint64 // last id to send; 0: no limit
+	noNew    bool   // set by Stop: only retries are sent
 
 	sem    chan struct{}
 	wake   chan struct{}
@@ -151,6 +153,7 @@ func StartPublisher(t testing.TB, cfg PublisherConfig) *Publisher {
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		nextID:   1,
+		limit:    cfg.Max,
 	}
 	conn, err := Connect(cfg.ClientConfig, cfg.AckWait, func(err error) {
 		p.mu.Lock()
@@ -186,7 +189,7 @@ func (p *Publisher) loop(ctx context.Context) {
 		}
 		p.mu.Unlock()
 		if id == 0 {
-			if p.cfg.Max > 0 && p.peekNext() > p.cfg.Max {
+			if p.exhausted() {
 				select {
 				case <-ctx.Done():
 					return
@@ -219,10 +222,11 @@ func (p *Publisher) loop(ctx context.Context) {
 	}
 }
 
-func (p *Publisher) peekNext() uint64 {
+// exhausted reports whether every id up to the limit has been sent.
+func (p *Publisher) exhausted() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.nextID
+	return p.noNew || (p.limit > 0 && p.nextID > p.limit)
 }
 
 func (p *Publisher) send(id uint64) {
@@ -281,7 +285,7 @@ func errKey(err error) string {
 // drainNew stops sending new ids; retries continue.
 func (p *Publisher) drainNew() {
 	p.mu.Lock()
-	p.cfg.Max = p.nextID - 1
+	p.noNew = true
 	p.mu.Unlock()
 }
 

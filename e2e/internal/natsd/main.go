@@ -29,6 +29,9 @@ func run() int {
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 1
 	}
+	// Before anything else, so a SIGTERM sent right after "ready" is handled.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	ns, err := natsserver.NewServer(&natsserver.Options{
 		Host:       *host,
 		Port:       *port,
@@ -46,8 +49,6 @@ func run() int {
 		return 1
 	}
 	fmt.Printf("natsd: ready on %s\n", ns.ClientURL())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 	ns.Shutdown()
 	ns.WaitForShutdown()
