@@ -1,4 +1,3 @@
-// Command stanft is a fault-tolerant NATS Streaming server (see README.md).
 package main
 
 import (

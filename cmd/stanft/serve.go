@@ -303,6 +303,9 @@ func (h *health) Live() error {
 		return nil
 	}
 	st := h.status()
+	if st.State == ft.Demoting || st.State == ft.Stopped {
+		return nil // bounded by the shutdown timeout; no lock checks meanwhile
+	}
 	if since := time.Since(st.LastProgress); !st.LastProgress.IsZero() && since > liveTolerance {
 		return fmt.Errorf("ft: no elector progress for %v (state %v)", since.Round(time.Millisecond), st.State)
 	}
