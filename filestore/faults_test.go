@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stanft/stanft/store"
 )
@@ -385,4 +387,75 @@ func TestSliceFilesOfFailedFlushRemoved(t *testing.T) {
 	storeRange(t, ch.Msgs, 3, 7)
 	must(t, ch.Msgs.Flush())
 	checkMsgs(t, ch.Msgs, 1, 7)
+}
+
+type countMetrics struct {
+	mu    sync.Mutex
+	calls int
+	files int
+}
+
+func (m *countMetrics) FsyncLatency(_ time.Duration, batch int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls++
+	m.files += batch
+}
+
+func (m *countMetrics) get() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls
+}
+
+// TestAutoSync: with DoSync off, Flush does not fsync and the background
+// auto-sync does; every fsync batch is reported to Metrics.
+func TestAutoSync(t *testing.T) {
+	m := &countMetrics{}
+	_, ifs, ch := faultStore(t, t.TempDir(), func(c *Config) {
+		c.DoSync = false
+		c.AutoSync = time.Second
+		c.Metrics = m
+	})
+	sub := &store.SubState{ClientID: "c"}
+	must(t, ch.Subs.CreateSub(sub))
+	storeRange(t, ch.Msgs, 1, 10)
+	before, calls := ifs.count(opSync), m.get()
+	must(t, ch.Msgs.Flush())
+	must(t, ch.Subs.Flush())
+	if ifs.count(opSync) != before {
+		t.Fatal("Flush fsynced with DoSync off")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ifs.writesTo(subsFile) == 0 || ifs.count(opSync) < before+3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("auto-sync did not fsync within 10 s (%d fsyncs)", ifs.count(opSync)-before)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if m.get() <= calls {
+		t.Fatal("fsyncs were not reported to Metrics")
+	}
+}
+
+// TestFDsLimit: older slices' files are closed above the soft limit and
+// reopened on demand.
+func TestFDsLimit(t *testing.T) {
+	s, _, ch := faultStore(t, t.TempDir(), func(c *Config) {
+		c.FDsLimit = 2
+		c.SliceMaxMsgs = 5
+	})
+	storeRange(t, ch.Msgs, 1, 50)
+	must(t, ch.Msgs.Flush())
+	checkMsgs(t, ch.Msgs, 1, 50)
+	ms := ch.Msgs.(*msgStore)
+	deadline := time.Now().Add(10 * time.Second)
+	for ms.openOldSlices() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d older slices still open 10 s later", ms.openOldSlices())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	checkMsgs(t, ch.Msgs, 1, 50)
+	must(t, s.Close())
 }

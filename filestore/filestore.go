@@ -408,7 +408,7 @@ func (s *Store) tick(now time.Time, doSync bool) {
 			if err := ch.msgs.syncAll(); err != nil && !errors.Is(err, store.ErrClosed) {
 				s.log.Error("auto-sync failed", "channel", ch.name, "error", err)
 			}
-			if err := ch.subs.Flush(); err != nil && !errors.Is(err, store.ErrClosed) {
+			if err := ch.subs.sync(); err != nil && !errors.Is(err, store.ErrClosed) {
 				s.log.Error("auto-sync failed", "channel", ch.name, "error", err)
 			}
 		}

@@ -177,6 +177,16 @@ func (ss *subStore) Flush() error {
 	return nil
 }
 
+// sync writes and fsyncs queued records whatever DoSync says (auto-sync).
+func (ss *subStore) sync() error {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if err := ss.check(); err != nil {
+		return err
+	}
+	return ss.log.flush(true)
+}
+
 // writeOut hands queued records to the OS without fsync (called by
 // MsgStore.Flush so that sent/ack records never lag past a flush).
 func (ss *subStore) writeOut() error {
