@@ -483,3 +483,11 @@ func TestTLSClientFlagsAreNotNATSTLSFlags(t *testing.T) {
 		t.Fatalf("tls client = %+v", o.NATSClient)
 	}
 }
+
+func TestConfigEnvironmentVariables(t *testing.T) {
+	t.Setenv("STANFT_TEST_CID", "fromenv")
+	p := writeConf(t, "streaming { cid: $STANFT_TEST_CID }\n")
+	if o := mustParse(t, "-sc", p); o.ClusterID != "fromenv" {
+		t.Fatalf("cid = %q", o.ClusterID)
+	}
+}

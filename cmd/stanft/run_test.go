@@ -206,3 +206,12 @@ func TestRunSecondStandaloneRefused(t *testing.T) {
 		t.Fatalf("exit %d; log:\n%s", code, out.String())
 	}
 }
+
+func TestRunRandomPort(t *testing.T) {
+	r := startRun(t, "-a", "127.0.0.1", "-p", "-1", "-cid", "rnd")
+	if !strings.HasPrefix(r.url, "nats://127.0.0.1:") || strings.HasSuffix(r.url, ":-1") || strings.HasSuffix(r.url, ":0") {
+		t.Fatalf("internal URL %q", r.url)
+	}
+	sc := stanConnect(t, "rnd", "c", r.url, 5*time.Second)
+	sc.Close()
+}
