@@ -165,3 +165,46 @@ func BenchmarkFailoverAfterSIGKILL(b *testing.B) {
 	b.ReportMetric(q(0.99), "ms-p99")
 	b.ReportMetric(float64(took[len(took)-1])/float64(time.Millisecond), "ms-max")
 }
+
+// BenchmarkGracefulHandOver reports the take-over time after the active's
+// Run is cancelled (SIGTERM): OnDemote, release, notice, standby acquires
+// (SPEC D7 target: ≤ 150ms):
+//
+//	go test -run '^$' -bench GracefulHandOver -benchtime 30x ./ft/natsbeacon/
+func BenchmarkGracefulHandOver(b *testing.B) {
+	ns := startNATS(b, 0)
+	dir := b.TempDir()
+	act := startMember(b, "m0", ns.ClientURL(), dir)
+	if !eventually(5*time.Second, act.active) {
+		b.Fatal("first member not active")
+	}
+	var took []time.Duration
+	i := 1
+	for b.Loop() {
+		sb := startMember(b, fmt.Sprintf("m%d", i), ns.ClientURL(), dir)
+		i++
+		if !eventually(5*time.Second, func() bool { return sb.e.Status().ActiveID == act.id }) {
+			b.Fatalf("standby never saw the active: %+v", sb.e.Status())
+		}
+		start := time.Now()
+		act.stop()
+		for !sb.active() {
+			if time.Since(start) > 5*time.Second {
+				b.Fatal("no take-over within 5s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		took = append(took, time.Since(start))
+		if err := act.result(b, 5*time.Second); err != nil {
+			b.Fatalf("graceful Run = %v", err)
+		}
+		act = sb
+	}
+	slices.Sort(took)
+	q := func(p float64) float64 {
+		return float64(took[min(len(took)-1, int(p*float64(len(took))))]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(q(0.5), "ms-p50")
+	b.ReportMetric(q(0.99), "ms-p99")
+	b.ReportMetric(float64(took[len(took)-1])/float64(time.Millisecond), "ms-max")
+}
