@@ -250,7 +250,7 @@ func applyLimitsMap(key string, v any, o *options) error {
 		case "channels", "channels_limits", "channelslimits", "per_channel", "per_channel_limits":
 			err = applyPerChannel(k, v, o)
 		default:
-			_, err = applyChannelLimit(k, v, &o.Limits.ChannelLimits, false)
+			err = applyChannelLimit(k, v, &o.Limits.ChannelLimits, false)
 		}
 		if err != nil {
 			return err
@@ -274,7 +274,7 @@ func applyPerChannel(key string, v any, o *options) error {
 		}
 		cl := &store.ChannelLimits{}
 		for k, v := range cm {
-			if _, err := applyChannelLimit(k, v, cl, true); err != nil {
+			if err := applyChannelLimit(k, v, cl, true); err != nil {
 				return fmt.Errorf("channel %q: %w", name, err)
 			}
 		}
@@ -285,7 +285,8 @@ func applyPerChannel(key string, v any, o *options) error {
 
 // applyChannelLimit applies one channel limit key. In a per-channel entry a
 // value of 0 means unlimited and is stored as -1 (an omitted key inherits).
-func applyChannelLimit(k string, v any, cl *store.ChannelLimits, perChannel bool) (bool, error) {
+// Other keys are ignored.
+func applyChannelLimit(k string, v any, cl *store.ChannelLimits, perChannel bool) error {
 	var err error
 	switch strings.ToLower(k) {
 	case "msu", "max_subs", "max_subscriptions", "maxsubscriptions":
@@ -314,16 +315,16 @@ func applyChannelLimit(k string, v any, cl *store.ChannelLimits, perChannel bool
 			cl.MaxInactivity = -1
 		}
 	default:
-		return false, nil
+		return nil
 	}
-	if err == nil && isNegativeSet(k, v) {
+	if err == nil && isNegative(v) {
 		err = fmt.Errorf("parameter %q value cannot be negative", k)
 	}
-	return true, err
+	return err
 }
 
-// isNegativeSet reports whether a limit value given in the file is negative.
-func isNegativeSet(_ string, v any) bool {
+// isNegative reports whether a limit value given in the file is negative.
+func isNegative(v any) bool {
 	switch x := v.(type) {
 	case int64:
 		return x < 0
