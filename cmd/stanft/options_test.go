@@ -205,6 +205,9 @@ func TestConfigKeyAliases(t *testing.T) {
 	each([]string{"password", "pass"}, "p", func(o *options) bool { return o.NATSClient.Password == "p" })
 	each([]string{"token"}, "t", func(o *options) bool { return o.NATSClient.Token == "t" })
 	each([]string{"nkey_seed_file"}, "n", func(o *options) bool { return o.NATSClient.NKeySeedFile == "n" })
+	each([]string{"log_format"}, "json", func(o *options) bool { return o.LogFormat == "json" })
+	each([]string{"ft_hb_interval"}, `"300ms"`, func(o *options) bool { return o.FTHBInterval == 300*time.Millisecond })
+	each([]string{"ft_hb_missed_interval"}, `"5s"`, func(o *options) bool { return o.FTHBMissed == 5*time.Second })
 	each([]string{"replace_durable", "replace_durables", "replace_duplicate_durable", "replace_duplicate_durables"}, "true",
 		func(o *options) bool { return o.ReplaceDurable })
 	for _, k := range []string{"client_cert"} {

@@ -106,7 +106,11 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 		// Fenced, failed promotion or a fatal lock error: exit non-zero
 		// without writing more (SPEC D5).
 		p.srv.SetState(server.StateFailed)
-		log.Error(fmt.Sprintf("ft: stopping: %v", runResult))
+		if errors.Is(runResult, ft.ErrPromote) {
+			log.Error(fmt.Sprintf("Failed to start: %v", runResult))
+		} else {
+			log.Error(fmt.Sprintf("ft: stopping: %v", runResult))
+		}
 		return exitFailure
 	}
 	log.Info("Shutting down.")
