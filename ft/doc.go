@@ -89,7 +89,8 @@
 // epoch write and recovery; after a graceful stop or step-down, the notice
 // makes it immediate (flush + release + one NATS hop + epoch write +
 // recovery). An active disconnected from NATS stands down after
-// MissedHeartbeatTimeout (+ up to one heartbeat interval); a reachable
+// MissedHeartbeatTimeout (+ up to two heartbeat intervals: connectivity is
+// sampled at each heartbeat tick); a reachable
 // standby then takes over within one poll.
 //
 // # Guarantees

@@ -220,7 +220,8 @@ func TestActiveThatLosesNATSStandsDown(t *testing.T) {
 		}
 		// Stand-down after more than the missed timeout, detected at a
 		// heartbeat tick, then one poll.
-		limit := ft.DefaultMissedHeartbeatTimeout + 2*ft.DefaultHeartbeatInterval + ft.DefaultLockPollInterval
+		// (+5ms: waitFor's 1ms polling).
+		limit := ft.DefaultMissedHeartbeatTimeout + 2*ft.DefaultHeartbeatInterval + ft.DefaultLockPollInterval + 5*time.Millisecond
 		if took < ft.DefaultMissedHeartbeatTimeout || took > limit {
 			t.Fatalf("take-over after %v, want in [%v, %v]", took, ft.DefaultMissedHeartbeatTimeout, limit)
 		}
