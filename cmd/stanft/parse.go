@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -14,6 +15,28 @@ import (
 
 // version is the stanft version; set with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
+
+// gitCommit returns the VCS revision the binary was built from ("" when
+// unknown, e.g. under go test).
+func gitCommit() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev != "" && dirty {
+		rev += "-dirty"
+	}
+	return rev
+}
 
 // versionLine is what -v prints (SPEC D2).
 func versionLine() string {

@@ -65,6 +65,9 @@ func (p *process) run(ctx context.Context) (code int) {
 	log.Info(fmt.Sprintf("Starting stanft[%s] version %s", o.ClusterID, version))
 	log.Info(fmt.Sprintf("ServerID: %s", serverID))
 	log.Info(fmt.Sprintf("Go version: %s", runtime.Version()))
+	if c := gitCommit(); c != "" {
+		log.Info(fmt.Sprintf("Git commit: [%s]", c))
+	}
 	if o.NATS.Syslog || o.NATS.RemoteSyslog != "" {
 		log.Warn("syslog (-s, -r) is not supported: logging to the standard error or the -l file")
 	}
