@@ -25,6 +25,14 @@
 // a top-level directory holding subs.dat) is refused with
 // ErrForeignDatastore (SPEC D4).
 //
+// # Who may touch the directory
+//
+// Open (which creates the marker and channels/ in a fresh directory),
+// Recover and every write must only run in the process that holds the FT
+// lock (or in a standalone server); Config.Fence lets that process prove it
+// still does. ReadServerInfo and Verify only read, take no lock, and may run
+// anywhere (a standby, `stanft store verify`).
+//
 // # Records
 //
 // Every record, in every file, is framed as
