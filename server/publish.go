@@ -33,6 +33,8 @@ type ioLoop struct {
 
 	batch   []pubReq
 	msgs    []pb.MsgProto
+	batches int // processed batches, for the stop log
+	pubs    int
 	touched []*channel
 	buf     []byte
 }
@@ -54,6 +56,7 @@ func newIOLoop(s *Server) *ioLoop {
 func (l *ioLoop) stop() {
 	close(l.quit)
 	<-l.done
+	l.s.log.Debug("io loop stopped", "batches", l.batches, "publishes", l.pubs)
 }
 
 // control runs f in the loop. It gives up when the server deactivates.
@@ -138,6 +141,8 @@ func (l *ioLoop) process() {
 	now := time.Now()
 	// One allocation for the batch's messages; the store keeps pointers.
 	l.msgs = make([]pb.MsgProto, len(l.batch))
+	l.batches++
+	l.pubs += len(l.batch)
 	var cur *channel
 	for i := range l.batch {
 		r := &l.batch[i]

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -39,7 +40,9 @@ func (s *Server) onSubscribe(m *nats.Msg) {
 	ackSub, err := s.conns.acks.Subscribe(ackInbox, func(am *nats.Msg) { s.onAck(c, am) })
 	if err == nil {
 		_ = ackSub.SetPendingLimits(-1, -1)
-		err = s.conns.acks.Flush()
+		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		err = s.conns.acks.FlushWithContext(ctx)
+		cancel()
 	}
 	if err != nil {
 		s.log.Error("unable to subscribe ack inbox", "error", err)
