@@ -81,10 +81,19 @@ func exitCode(t *testing.T, cmd *exec.Cmd) int {
 func TestProcessSignals(t *testing.T) {
 	for _, c := range []struct {
 		sig  syscall.Signal
+		ft   bool
 		want int
-	}{{syscall.SIGTERM, 143}, {syscall.SIGINT, 0}} {
-		t.Run(c.sig.String(), func(t *testing.T) {
-			cmd, out := startProcess(t, "-a", "127.0.0.1", "-p", strconv.Itoa(freePort(t)))
+	}{{syscall.SIGTERM, false, 143}, {syscall.SIGINT, false, 0}, {syscall.SIGTERM, true, 143}, {syscall.SIGINT, true, 0}} {
+		name := c.sig.String()
+		if c.ft {
+			name += " FT"
+		}
+		t.Run(name, func(t *testing.T) {
+			args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(freePort(t))}
+			if c.ft {
+				args = append(args, "-st", "FILE", "--dir", t.TempDir(), "--ft_group", "g")
+			}
+			cmd, out := startProcess(t, args...)
 			if err := cmd.Process.Signal(c.sig); err != nil {
 				t.Fatal(err)
 			}

@@ -215,3 +215,24 @@ func TestRunRandomPort(t *testing.T) {
 	sc := stanConnect(t, "rnd", "c", r.url, 5*time.Second)
 	sc.Close()
 }
+
+func TestRunEntryPoint(t *testing.T) {
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	var out syncBuffer
+	go func() {
+		done <- run(ctx, []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-cid", "entry"}, &out, &out)
+	}()
+	stanConnect(t, "entry", "c", "nats://127.0.0.1:"+strconv.Itoa(port), 10*time.Second).Close()
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return")
+	}
+}
