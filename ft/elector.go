@@ -320,8 +320,9 @@ func (e *Elector) runActive(ctx context.Context, epoch Epoch) (again bool, err e
 				out = leaderOutcome{reason: perr, err: fmt.Errorf("%w: epoch %d: %w", ErrPromote, epoch, perr)}
 				continue
 			}
-			e.transition(Active, "epoch", epoch)
+			// Metrics first, so that whoever sees Active also sees them.
 			e.reportTakeover(epoch)
+			e.transition(Active, "epoch", epoch)
 		case <-hb.C:
 			now := time.Now()
 			switch {
