@@ -153,3 +153,36 @@ func BenchmarkRecover(b *testing.B) {
 	b.Run("1ch-1M", func(b *testing.B) { benchRecover(b, 1, 1_000_000) })
 	b.Run("1000ch-1000", func(b *testing.B) { benchRecover(b, 1000, 1000) })
 }
+
+// BenchmarkLookup reads a recovered backlog of 100,000 × 128 B messages,
+// in order (as a new subscriber catching up does) and at random.
+func BenchmarkLookup(b *testing.B) {
+	const n = 100_000
+	dir := b.TempDir()
+	fillStore(b, dir, 1, n)
+	for _, mode := range []string{"sequential", "random"} {
+		b.Run(mode, func(b *testing.B) {
+			s, err := Open(dir, benchConfig())
+			must(b, err)
+			defer s.Close()
+			rs, err := s.Recover(context.Background())
+			must(b, err)
+			ms := rs.Channels["chan.0"].Channel.Msgs
+			seq, x := uint64(0), uint64(12345)
+			for b.Loop() {
+				if mode == "sequential" {
+					seq = seq%n + 1
+				} else {
+					x ^= x << 13
+					x ^= x >> 7
+					x ^= x << 17
+					seq = x%n + 1
+				}
+				m, err := ms.Lookup(seq)
+				if err != nil || m == nil {
+					b.Fatalf("Lookup(%d) = %v, %v", seq, m, err)
+				}
+			}
+		})
+	}
+}

@@ -18,6 +18,9 @@ const (
 	cacheMaxMsg   = 64 * 1024 // larger messages are not cached
 	idxAheadCount = 128       // index entries read at once
 	idleRelease   = 10 * time.Second
+	// randomReadSize is what a lookup that does not follow the previous
+	// one reads (ReadBufferSize is used once reads are sequential).
+	randomReadSize = 4096
 )
 
 // msgStore is the store.MsgStore of one channel: a sequence of slices. The
@@ -665,12 +668,21 @@ func (ms *msgStore) readRecord(sl *slice, e idxEntry) ([]byte, error) {
 		if err := sl.open(ms.s); err != nil {
 			return nil, err
 		}
-		n := min(max(rs, int64(ms.s.cfg.ReadBufferSize)), extent-e.offset)
+		// Read ahead only when reading on from the previous window (a
+		// subscriber catching up); a random lookup reads one small block.
+		ahead := int64(randomReadSize)
+		if ms.ra.buf != nil && ms.ra.num == sl.num && e.offset >= ms.ra.off && e.offset <= ms.ra.off+int64(len(ms.ra.buf)) {
+			ahead = int64(ms.s.cfg.ReadBufferSize)
+		}
+		n := min(max(rs, ahead), extent-e.offset)
 		if n < rs {
 			return nil, &CorruptionError{File: sl.datPath, Offset: e.offset, Err: errBadLength}
 		}
 		if int64(cap(ms.ra.buf)) < n {
 			ms.ra.buf = make([]byte, n)
+		}
+		if ms.s.cfg.ReadBufferSize == 0 {
+			n = rs
 		}
 		ms.ra.buf = ms.ra.buf[:n]
 		got, err := readAt(sl.dat, ms.ra.buf, e.offset)
