@@ -165,6 +165,7 @@ func (e *Elector) Run(ctx context.Context) error {
 	e.msgs = e.beacon.Messages()
 	e.lastAlive = time.Now()
 	e.log.Info("Starting in standby mode", "id", e.cfg.ID, "lock", e.lock.Describe())
+	e.metrics.FTState(Standby.String())
 	for {
 		epoch, err := e.runStandby(ctx)
 		if err != nil {

@@ -45,8 +45,12 @@ func checkGroup(t *testing.T, g *fttest.Group) {
 	g.Stop()
 	g.CheckHistory()
 	for _, m := range g.Members {
+		states := m.Metrics.States()
+		if len(states) == 0 || states[0] != "standby" {
+			t.Errorf("%s: first reported state %v, want standby", m.ID, states)
+		}
 		prev := ft.Standby
-		for _, s := range m.Metrics.States() {
+		for _, s := range states[min(1, len(states)):] {
 			var st ft.State
 			if err := st.UnmarshalText([]byte(s)); err != nil {
 				t.Fatalf("%s: %v", m.ID, err)
