@@ -327,3 +327,70 @@ func TestAcksBeforeClose(t *testing.T) {
 		t.Fatalf("durable after close: %+v", cz.Subscriptions)
 	}
 }
+
+// The subscription response reaches the client before the first message
+// (SPEC §1): with a backlog and a small MaxInflight, a message delivered
+// before the client knew its ack inbox would never be acked and delivery
+// would stall.
+func TestReplyBeforeData(t *testing.T) {
+	_, url := start(t, nil)
+	sc := connect(t, url, "c")
+	publishN(t, sc, "foo", 500)
+	for i := 0; i < 5; i++ {
+		ch, h := msgChan(1000)
+		sub, err := sc.Subscribe("foo", h, stan.DeliverAllAvailable(), stan.MaxInflight(3), stan.AckWait(30*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for want := uint64(1); want <= 500; want++ {
+			if m := recv(t, ch, 2*time.Second); m.Sequence != want {
+				t.Fatalf("got %d want %d", m.Sequence, want)
+			}
+		}
+		_ = sub.Unsubscribe()
+	}
+}
+
+// A client that stops answering heartbeats has its subscriptions flagged:
+// no ack-wait redelivery; a queue group prefers healthy members.
+func TestHeartbeatFailureFlagsQueueMember(t *testing.T) {
+	s, url := start(t, func(c *serverConfig) {
+		c.ClientHBInterval = 50 * time.Millisecond
+		c.ClientHBTimeout = 50 * time.Millisecond
+		c.ClientHBFailCount = 1000
+	})
+	good := connect(t, url, "good")
+	ch, h := msgChan(100)
+	if _, err := good.QueueSubscribe("foo", "q", h); err != nil {
+		t.Fatal(err)
+	}
+	// A raw client whose heartbeat inbox nobody answers, with a member
+	// subscription on an inbox nobody reads.
+	nc := natsConn(t, url)
+	req := pb.ConnectRequest{ClientID: "sick", HeartbeatInbox: nats.NewInbox(), Protocol: 1, ConnID: []byte("s1")}
+	b, _ := req.Marshal()
+	if _, err := nc.Request("_STAN.discover."+clusterID, b, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	sreq := pb.SubscriptionRequest{ClientID: "sick", Subject: "foo", QGroup: "q", Inbox: nats.NewInbox(), MaxInFlight: 100, AckWaitInSecs: 30}
+	b, _ = sreq.Marshal()
+	msg, err := nc.Request("_STAN.sub."+clusterID, b, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp pb.SubscriptionResponse
+	if err := resp.Unmarshal(msg.Data); err != nil || resp.Error != "" {
+		t.Fatalf("subscribe: %v %q", err, resp.Error)
+	}
+	time.Sleep(300 * time.Millisecond) // several failed heartbeats
+	publishN(t, good, "foo", 20)
+	for i := 0; i < 20; i++ {
+		recv(t, ch, 2*time.Second)
+	}
+	cz, _ := s.Channel("foo", true)
+	for _, sz := range cz.Subscriptions {
+		if sz.ClientID == "sick" && sz.PendingCount != 0 {
+			t.Fatalf("sick member got %d messages", sz.PendingCount)
+		}
+	}
+}
