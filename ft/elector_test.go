@@ -194,6 +194,12 @@ func TestLostLockFencesTheActive(t *testing.T) {
 				if err := old.Err(); !errors.Is(err, ft.ErrFenced) {
 					t.Fatalf("Run = %v, want ErrFenced", err)
 				}
+				if _, failed := old.Metrics.FencingChecks(); tc.writeEvery < time.Second && failed == 0 {
+					t.Error("no failed fencing check reported")
+				}
+				if _, failed := old.Metrics.LockChecks(); tc.writeEvery >= time.Second && failed == 0 {
+					t.Error("no failed lock check reported")
+				}
 				if d := old.Demotions(); len(d) != 1 || old.Serving() {
 					t.Fatalf("demotions = %v, serving = %v", d, old.Serving())
 				}
