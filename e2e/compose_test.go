@@ -46,8 +46,11 @@ func TestComposeFTPair(t *testing.T) {
 	requireStanft(t)
 	p := startComposePair(t)
 
-	// Exactly one active, reachable through the published ports.
+	// Exactly one active, reachable through the published ports, and the
+	// two embedded NATS servers routed (a client of the standby's server
+	// reaches the active through the route).
 	active := p.waitSingleActive(60 * time.Second)
+	p.waitRouted(30 * time.Second)
 	t.Logf("active: %s", p.services[active])
 
 	// 1. docker kill the active while a stan.go client publishes through the
@@ -78,6 +81,7 @@ func TestComposeFTPair(t *testing.T) {
 	// a standby; the pair is whole again.
 	p.compose("start")
 	p.waitBothAnswer(60 * time.Second)
+	p.waitRouted(30 * time.Second)
 	if i := p.waitSingleActive(30 * time.Second); p.monitor[i] != rep.After.URL {
 		t.Errorf("active after restart is %s, want %s to stay active", p.monitor[i], rep.After.URL)
 	}
@@ -372,6 +376,32 @@ func (p *composePair) waitBothAnswer(timeout time.Duration) {
 		}
 	}
 	p.t.Fatalf("both members did not answer within %s", timeout)
+}
+
+// waitRouted waits until each member's NATS server has a route (the NATS
+// /routez endpoint, served on the monitoring port too).
+func (p *composePair) waitRouted(timeout time.Duration) {
+	p.t.Helper()
+	routes := func(i int) int {
+		resp, err := composeHTTP.Get(p.monitor[i] + "/routez")
+		if err != nil {
+			return 0
+		}
+		defer resp.Body.Close()
+		var rz struct {
+			NumRoutes int `json:"num_routes"`
+		}
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&rz) != nil {
+			return 0
+		}
+		return rz.NumRoutes
+	}
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if routes(0) > 0 && routes(1) > 0 {
+			return
+		}
+	}
+	p.t.Fatalf("the members' NATS servers did not route to each other within %s", timeout)
 }
 
 // composeWatch polls both members' states concurrently.

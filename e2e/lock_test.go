@@ -31,7 +31,7 @@ func TestLockLost(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newScenario(t, scenarioOpts{members: 2})
 			w := WatchStates(s.g, 20*time.Millisecond)
-			const channel = "fenced"
+			const channel = "guarded"
 			live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
 			pub := s.publisher(channel, time.Millisecond)
 			if err := pub.WaitAcks(300, 20*time.Second); err != nil {
@@ -55,6 +55,11 @@ func TestLockLost(t *testing.T) {
 				t.Errorf("the fenced active exited 0, want non-zero")
 			}
 			t.Logf("fenced active exited %d, %v after the lock file was %s", code, time.Since(brokenAt).Round(time.Millisecond), tc.name)
+			if line, err := old.WaitLog(`\[ERROR\].*(?i)(fenc|lock)`, time.Second); err != nil {
+				t.Errorf("no clear log line about the fencing: %v", err)
+			} else {
+				t.Logf("log: %s", line)
+			}
 			before := pub.AckCount()
 			next, err := s.g.WaitActive(15*time.Second, old)
 			if err != nil {
@@ -75,4 +80,79 @@ func TestLockLost(t *testing.T) {
 			s.checkStates(w)
 		})
 	}
+}
+
+// TestFrozenActiveLosesLock is the split-brain case fencing exists for: the
+// active is frozen (SIGSTOP) and its lock is lost meanwhile (the lock file is
+// removed, as when an NFS lease expires), so a standby takes the lock, bumps
+// the epoch and serves. When the old active is resumed it still has
+// publishes queued in its socket; it must not write any of them (it exits
+// non-zero), and the datastore, recovered afresh from disk, must hold every
+// acknowledged message once per sequence.
+func TestFrozenActiveLosesLock(t *testing.T) {
+	s := newScenario(t, scenarioOpts{members: 2})
+	w := WatchStates(s.g, 20*time.Millisecond)
+	const channel = "split"
+	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
+	pub := s.publisher(channel, time.Millisecond)
+	if err := pub.WaitAcks(300, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	old, standby := s.g.Members[0], s.g.Members[1]
+	if err := old.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // publishes queue up for the frozen active
+	if err := os.Remove(filepath.Join(s.g.Dir(), lockFile)); err != nil {
+		t.Fatal(err)
+	}
+	before := pub.AckCount()
+	next, err := s.g.WaitActive(15*time.Second, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next != standby {
+		t.Fatalf("active %s, want %s", next.Name(), standby.Name())
+	}
+	if err := pub.WaitAcks(before+300, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	resumedAt := time.Now()
+	if err := old.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	code, err := old.Wait(5 * time.Second)
+	if err != nil {
+		t.Fatalf("the resumed old active kept running without its lock: %v", err)
+	}
+	if code == 0 {
+		t.Errorf("the fenced old active exited 0, want non-zero")
+	}
+	t.Logf("resumed old active exited %d after %v", code, time.Since(resumedAt).Round(time.Millisecond))
+	if err := pub.WaitAcks(pub.AckCount()+200, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	s.verify(pub, live, channel, 1)
+	s.checkStates(w)
+
+	// What is on disk, recovered by a fresh process, is consistent too.
+	if _, err := standby.Stop(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.g.WaitActive(15*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	last := s.lastSeq(channel)
+	stored, err := ReadChannel(s.client("rereader"), channel, last, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := CheckNoAckedLoss(History{Acks: pub.Acks(), Stored: stored})
+	if err != nil {
+		t.Errorf("after recovery from disk: %v", err)
+	}
+	t.Logf("after recovery from disk: %d sequences, %d acked, duplicated %d", r.StoredSeqs, r.Acked, r.Duplicated)
 }
