@@ -20,8 +20,15 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/stanft
 
 ## test: lint, then every test (unit, race, fuzz seeds, e2e, Docker) with -race.
-test: lint
-	$(GO) test -race -timeout $(TIMEOUT) ./...
+## The tests run even when lint fails, so every package's result is printed;
+## the target fails if either does.
+test:
+	@rc=0; \
+	$(MAKE) --no-print-directory lint || rc=1; \
+	echo "$(GO) test -race -timeout $(TIMEOUT) ./..."; \
+	$(GO) test -race -timeout $(TIMEOUT) ./... || rc=1; \
+	if [ $$rc -ne 0 ]; then echo "make test: FAILED"; else echo "make test: ok"; fi; \
+	exit $$rc
 
 ## lint: gofmt, go vet, and no dependency on nats-streaming-server.
 lint: fmt-check vet deps-check

@@ -110,17 +110,9 @@ func (d *drill) run(ctx context.Context) error {
 	}
 	defer nc.Close()
 	d.lost = make(chan error, 1)
-	sc, err := stan.Connect(d.cfg.ClusterID, d.cfg.ClientID,
-		stan.NatsConn(nc),
-		stan.PubAckWait(d.cfg.PubAckWait),
-		stan.SetConnectionLostHandler(func(_ stan.Conn, err error) {
-			select {
-			case d.lost <- err:
-			default:
-			}
-		}))
+	sc, err := d.connect(ctx, nc)
 	if err != nil {
-		return fmt.Errorf("drill: connect to cluster %q: %w", d.cfg.ClusterID, err)
+		return err
 	}
 	defer sc.Close()
 	sub, err := sc.Subscribe(d.cfg.Channel, d.onMsg,
@@ -183,6 +175,37 @@ func (d *drill) run(ctx context.Context) error {
 	}
 	d.phase.Store("done")
 	return nil
+}
+
+// connectRetry bounds the retries of the STAN connect: a connect request
+// fails fast (stan.go's 2 s ConnectWait) while NATS routes or interest are
+// still forming, as they are just after a group starts.
+const connectRetry = 15 * time.Second
+
+// connect opens the STAN session, retrying while the request times out.
+func (d *drill) connect(ctx context.Context, nc *nats.Conn) (stan.Conn, error) {
+	deadline := time.Now().Add(connectRetry)
+	for {
+		sc, err := stan.Connect(d.cfg.ClusterID, d.cfg.ClientID,
+			stan.NatsConn(nc),
+			stan.PubAckWait(d.cfg.PubAckWait),
+			stan.SetConnectionLostHandler(func(_ stan.Conn, err error) {
+				select {
+				case d.lost <- err:
+				default:
+				}
+			}))
+		if err == nil {
+			return sc, nil
+		}
+		if !errors.Is(err, stan.ErrConnectReqTimeout) || time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("drill: connect to cluster %q: %w", d.cfg.ClusterID, err)
+		}
+		d.log.Debug("connect request timed out, retrying", "error", err)
+		if err := d.sleep(ctx, 200*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // failover triggers the failover and waits until a new active member (a
