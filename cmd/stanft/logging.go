@@ -129,13 +129,6 @@ func newLogging(o *options, stderr io.Writer) (*logging, error) {
 	case o.StanDebug:
 		level = hclog.Debug
 	}
-	natsLevel := hclog.Info
-	switch {
-	case o.NATS.Trace:
-		natsLevel = hclog.Trace
-	case o.NATS.Debug:
-		natsLevel = hclog.Debug
-	}
 	opts := &hclog.LoggerOptions{
 		Name:              "stanft",
 		Level:             level,
@@ -149,8 +142,19 @@ func newLogging(o *options, stderr io.Writer) (*logging, error) {
 	}
 	l.root = hclog.New(opts)
 	l.nats = l.root.Named("nats")
-	l.nats.SetLevel(natsLevel)
+	l.nats.SetLevel(natsLevel(o.NATS))
 	return l, nil
+}
+
+// natsLevel is the level of the NATS server's logger: -D debug, -V trace.
+func natsLevel(o *natsd.Options) hclog.Level {
+	switch {
+	case o.Trace:
+		return hclog.Trace
+	case o.Debug:
+		return hclog.Debug
+	}
+	return hclog.Info
 }
 
 // Reopen reopens the log file, if any (SIGUSR1).

@@ -29,12 +29,15 @@ type embeddedNATS struct {
 func (o *options) monitorEnabled() bool { return o.NATS.HTTPPort != 0 || o.NATS.HTTPSPort != 0 }
 
 // prepareNATSOptions returns the options the embedded server runs with:
-// signals are stanft's, and the NATS server binds no monitoring port: with
+// signals and logging are stanft's, and the NATS server binds no monitoring port: with
 // -m/-ms stanft's monitor listens on the user's port and serves the NATS
 // endpoints (/varz, ...) itself through monitor.NATSHandler.
 func prepareNATSOptions(user *natsd.Options) *natsd.Options {
 	nopts := user.Clone()
 	nopts.NoSigs = true
+	// NoLog: a configuration reload must not replace stanft's logger with
+	// nats-server's own (reload re-applies the levels, see reload).
+	nopts.NoLog = true
 	nopts.HTTPPort = 0
 	nopts.HTTPSPort = 0
 	return nopts
@@ -107,7 +110,14 @@ func (e *embeddedNATS) reload(user *natsd.Options) error {
 	merged := natsd.MergeOptions(fileOpts, natsd.FlagSnapshot)
 	// Keep the monitoring ports the user asked for, then apply stanft's.
 	merged.HTTPPort, merged.HTTPSPort, merged.HTTPHost = user.HTTPPort, user.HTTPSPort, user.HTTPHost
-	return e.ns.ReloadOptions(prepareNATSOptions(merged))
+	nopts := prepareNATSOptions(merged)
+	if err := e.ns.ReloadOptions(nopts); err != nil {
+		return err
+	}
+	// Apply the (possibly changed) NATS debug and trace levels.
+	e.log.log.SetLevel(natsLevel(nopts))
+	e.ns.SetLoggerV2(e.log, nopts.Debug, nopts.Trace, nopts.TraceVerbose)
+	return nil
 }
 
 // shutdown stops the embedded server and waits for it.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/stan.go"
 
 	"github.com/stanft/stanft/monitor"
@@ -128,7 +129,7 @@ func TestRunReloadWithConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-c", conf)
-	if err := os.WriteFile(conf, []byte("max_payload: 200000\nstreaming { cid: reload }\n"), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte("max_payload: 200000\ndebug: true\nstreaming { cid: reload }\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r.signals <- syscall.SIGHUP
@@ -139,6 +140,13 @@ func TestRunReloadWithConfig(t *testing.T) {
 	if s := r.stderr.String(); strings.Contains(s, "Reload: ") {
 		t.Fatalf("reload failed:\n%s", s)
 	}
+	// The reload turned NATS debug on, through stanft's logger.
+	nc, err := nats.Connect(r.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	waitFor(t, "a NATS debug line", func() bool { return strings.Contains(r.stderr.String(), "[DEBUG] stanft.nats: ") })
 }
 
 func TestRunAuthFromConfigFileAndToken(t *testing.T) {
