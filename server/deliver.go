@@ -26,7 +26,9 @@ type sub struct {
 	hold     bool // "new on hold": only redeliveries until the first pass
 	offline  bool // offline durable or durable queue group shadow
 	removed  bool
-	recovery bool // next redelivery pass is the one after recovery
+	recovery bool // redelivery passes after recovery, until recoveryUntil
+
+	recoveryUntil int64 // last slot of recovered messages (unix ns)
 
 	timer   *time.Timer
 	timerOn bool

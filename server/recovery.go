@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -244,30 +245,73 @@ func (s *Server) recoverChannel(name string, rc *store.RecoveredChannel) ([]*sub
 	return withPending, nil
 }
 
+// spreadSteps is the number of slots the activation spread window is cut
+// into: each slot redelivers a share of the expired recovered messages.
+const spreadSteps = 20
+
 // scheduleRecoveredRedelivery arms the first redelivery pass of every
-// recovered subscription with pending messages. In FT mode the passes are
-// spread over Config.ActivationSpread so that a failover does not cause a
-// redelivery storm (STYLE G12); expired deadlines move to the sub's slot.
+// recovered subscription with pending messages. In FT mode the messages
+// whose ack deadline has passed are spread over Config.ActivationSpread, in
+// order (subscription by subscription, sequence by sequence), so that a
+// failover does not cause a redelivery storm (STYLE G12). New messages stay
+// on hold for a subscription until its recovered messages are redelivered.
 func (s *Server) scheduleRecoveredRedelivery(subs []*sub) {
 	spread := time.Duration(0)
 	if s.cfg.FT {
 		spread = s.cfg.ActivationSpread
 	}
 	now := time.Now()
-	for i, sb := range subs {
-		offset := time.Duration(0)
-		if spread > 0 && len(subs) > 1 {
-			offset = spread * time.Duration(i) / time.Duration(len(subs))
-		}
-		slot := now.Add(offset).UnixNano()
+	nowNs := now.UnixNano()
+	type item struct {
+		sb  *sub
+		seq uint64
+	}
+	var expired []item
+	for _, sb := range subs {
 		c := sb.ch
 		c.mu.Lock()
+		seqs := make([]uint64, 0, len(sb.pending))
 		for seq, dl := range sb.pending {
-			if dl < slot {
-				sb.pending[seq] = slot
+			if dl <= nowNs {
+				seqs = append(seqs, seq)
 			}
 		}
-		s.armAckTimer(sb, offset)
+		c.mu.Unlock()
+		slices.Sort(seqs)
+		for _, seq := range seqs {
+			expired = append(expired, item{sb: sb, seq: seq})
+		}
+	}
+	for i, it := range expired {
+		slot := nowNs
+		if spread > 0 {
+			step := int64(i) * spreadSteps / int64(len(expired))
+			slot += step * int64(spread) / spreadSteps
+		}
+		c := it.sb.ch
+		c.mu.Lock()
+		it.sb.pending[it.seq] = slot
+		if slot > it.sb.recoveryUntil {
+			it.sb.recoveryUntil = slot
+		}
+		c.mu.Unlock()
+	}
+	for _, sb := range subs {
+		c := sb.ch
+		c.mu.Lock()
+		first := int64(0)
+		for _, dl := range sb.pending {
+			if first == 0 || dl < first {
+				first = dl
+			}
+		}
+		// The first pass runs at the sub's first slot, or at once when
+		// nothing has expired (it then only releases the hold).
+		d := time.Duration(0)
+		if sb.recoveryUntil > 0 && first > nowNs {
+			d = time.Duration(first - nowNs)
+		}
+		s.armAckTimer(sb, d)
 		c.mu.Unlock()
 	}
 }

@@ -191,3 +191,63 @@ func TestRecoveryDropsVanishedClients(t *testing.T) {
 		t.Fatalf("sequence after recovery: %d", cz.LastSeq)
 	}
 }
+
+// After an FT activation, expired recovered messages are redelivered in
+// order, spread over the activation window, and before new messages.
+func TestActivationSpreadsRedelivery(t *testing.T) {
+	dir := t.TempDir()
+	url := servertest.StartNATS(t)
+	cfg := servertest.Config(t)
+	cfg.ClusterID = clusterID
+	cfg.NATSURL = url
+	cfg.FT = true
+	cfg.ActivationSpread = time.Second
+
+	st1 := openFileStore(t, dir)
+	s1 := activate(t, cfg, st1)
+	sc := connect(t, url, "c")
+	ch, h := msgChan(1000)
+	if _, err := sc.Subscribe("foo", h, stan.DurableName("dur"), stan.SetManualAckMode(),
+		stan.AckWait(time.Second), stan.MaxInflight(1000)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 100
+	publishN(t, sc, "foo", n)
+	for i := 0; i < n; i++ {
+		recv(t, ch, 2*time.Second)
+	}
+	_ = s1.Deactivate(context.Background())
+	_ = st1.Close()
+	_ = s1.Close()
+	time.Sleep(1100 * time.Millisecond) // deadlines pass
+	for len(ch) > 0 {
+		<-ch
+	}
+
+	st2 := openFileStore(t, dir)
+	defer st2.Close()
+	start := time.Now()
+	s2 := activate(t, cfg, st2)
+	defer s2.Close()
+	publishN(t, sc, "foo", 1) // new message: after the recovered ones
+	var firstAt, lastAt time.Duration
+	for want := uint64(1); want <= n+1; want++ {
+		m := recv(t, ch, 3*time.Second)
+		if m.Sequence != want {
+			t.Fatalf("got %d want %d", m.Sequence, want)
+		}
+		if want <= n && !m.Redelivered {
+			t.Fatalf("seq %d not redelivered", want)
+		}
+		_ = m.Ack()
+		switch want {
+		case 1:
+			firstAt = time.Since(start)
+		case n:
+			lastAt = time.Since(start)
+		}
+	}
+	if lastAt-firstAt < 600*time.Millisecond || lastAt > 2*time.Second {
+		t.Fatalf("redelivery not spread: first %v last %v", firstAt, lastAt)
+	}
+}

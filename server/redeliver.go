@@ -55,24 +55,27 @@ type pendingEntry struct {
 // redeliverExpired redelivers sb's messages whose ack deadline has passed
 // (SPEC §4.6) and re-arms the timer. c.mu held.
 func (s *Server) redeliverExpired(sb *sub) {
+	now := time.Now().UnixNano()
+	limit := now + int64(redeliverSlack)
 	recovery := sb.recovery
-	sb.recovery = false
-	defer func() {
-		if sb.hold {
-			sb.hold = false
-			s.sendAvailable(sb)
-		}
-	}()
+	if recovery && limit >= sb.recoveryUntil {
+		// This pass redelivers the last recovered messages.
+		sb.recovery = false
+		defer func() {
+			if sb.hold {
+				sb.hold = false
+				s.sendAvailable(sb)
+			}
+		}()
+	}
 	if len(sb.pending) == 0 {
 		return
 	}
-	if sb.grp == nil && sb.hbFailed() {
+	if sb.grp == nil && sb.hbFailed() && !recovery {
 		s.armAckTimer(sb, sb.ackWait)
 		return
 	}
 	c := sb.ch
-	now := time.Now().UnixNano()
-	limit := now + int64(redeliverSlack)
 	var due []pendingEntry
 	for seq, dl := range sb.pending {
 		if dl <= limit {

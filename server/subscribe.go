@@ -124,6 +124,8 @@ func (s *Server) addSub(c *channel, cl *client, req *pb.SubscriptionRequest, ack
 		x.offline = false
 		x.stalled = false
 		x.hold = false
+		x.recovery = false
+		x.recoveryUntil = 0
 	}
 	var g *group
 	switch {
