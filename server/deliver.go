@@ -144,6 +144,11 @@ func (s *Server) sendAvailable(sb *sub) {
 	deadline := time.Now().Add(sb.ackWait).UnixNano()
 	for seq := sb.st.LastSent + 1; seq <= last; seq++ {
 		if seq < first {
+			// Skip what limits removed (first may be last+1).
+			if first > last {
+				sb.st.LastSent = last
+				return
+			}
 			seq = first
 		}
 		m, err := c.msgs.Lookup(seq)
@@ -171,6 +176,10 @@ func (s *Server) sendAvailableGroup(c *channel, g *group) {
 	now := time.Now()
 	for seq := g.lastSent + 1; seq <= last; seq++ {
 		if seq < first {
+			if first > last {
+				g.lastSent = last
+				return
+			}
 			seq = first
 		}
 		m, err := c.msgs.Lookup(seq)

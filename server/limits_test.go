@@ -79,3 +79,35 @@ func TestChannelInactivity(t *testing.T) {
 		t.Fatalf("recreated: %+v", cz)
 	}
 }
+
+// Once every message expired (first = last+1), subscriptions still get
+// the next message.
+func TestAllMessagesExpired(t *testing.T) {
+	s, url := startWithLimits(t, func(l *store.Limits) { l.MaxAge = 100 * time.Millisecond })
+	sc := connect(t, url, "c")
+	ch, h := msgChan(10)
+	if _, err := sc.Subscribe("foo", h, stan.SetManualAckMode(), stan.AckWait(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 3)
+	for i := 0; i < 3; i++ {
+		recv(t, ch, 2*time.Second)
+	}
+	waitFor(t, 3*time.Second, "expiry", func() bool {
+		cz, _ := s.Channel("foo", false)
+		return cz.Msgs == 0
+	})
+	// Pending messages that expired are treated as acked, not redelivered.
+	noMsg(t, ch, 1200*time.Millisecond)
+	ch2, h2 := msgChan(10)
+	if _, err := sc.Subscribe("foo", h2, stan.DeliverAllAvailable()); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 1)
+	if m := recv(t, ch, 2*time.Second); m.Sequence != 4 {
+		t.Fatalf("first sub: %d", m.Sequence)
+	}
+	if m := recv(t, ch2, 2*time.Second); m.Sequence != 4 {
+		t.Fatalf("second sub: %d", m.Sequence)
+	}
+}
