@@ -293,8 +293,20 @@ func (p *process) stopMonitor() {
 // health answers /healthz and /readyz (SPEC D8).
 type health struct {
 	serving atomic.Bool // a recovered active or standalone server
-	// status, set in FT mode, is the elector's status.
-	status func() ft.Status
+	// status, set in FT mode once the elector exists, is its status. The
+	// monitor may already be serving, hence atomic.
+	status atomic.Pointer[func() ft.Status]
+}
+
+func (h *health) setStatus(f func() ft.Status) { h.status.Store(&f) }
+
+// ftStatus returns the elector's status, or false when not in FT mode.
+func (h *health) ftStatus() (ft.Status, bool) {
+	f := h.status.Load()
+	if f == nil {
+		return ft.Status{}, false
+	}
+	return (*f)(), true
 }
 
 func (h *health) setServing(b bool) { h.serving.Store(b) }
@@ -302,10 +314,10 @@ func (h *health) setServing(b bool) { h.serving.Store(b) }
 // Live implements monitor.Health: the process answers, and in FT mode the
 // elector loop has made progress recently.
 func (h *health) Live() error {
-	if h.status == nil {
+	st, ok := h.ftStatus()
+	if !ok {
 		return nil
 	}
-	st := h.status()
 	if st.State == ft.Demoting || st.State == ft.Stopped {
 		return nil // bounded by the shutdown timeout; no lock checks meanwhile
 	}
@@ -324,8 +336,8 @@ func (h *health) Ready(role string) error {
 	if role == monitor.RoleActive {
 		return monitor.ErrNotActive
 	}
-	if h.status != nil {
-		if st := h.status(); st.Connected {
+	if st, ok := h.ftStatus(); ok {
+		if st.Connected {
 			return nil
 		}
 		return errors.New("ft: standby not connected to NATS")

@@ -91,7 +91,7 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 		return startFailed(err)
 	}
 	m.el = el
-	p.health.status = el.Status
+	p.health.setStatus(el.Status)
 
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()

@@ -231,3 +231,38 @@ func TestRunDrillCommand(t *testing.T) {
 	}
 	t.Logf("drill report:\n%s", out.String())
 }
+
+func TestRunFTMonitorHealth(t *testing.T) {
+	url := startNATSServer(t)
+	dir := t.TempDir()
+	ma, mb := freePort(t), freePort(t)
+	base := []string{"-ns", url, "-a", "127.0.0.1", "-cid", "hc", "-st", "FILE", "--dir", dir, "--ft_group", "grp",
+		"--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms"}
+	startRun(t, append(base, "-m", strconv.Itoa(ma))...)
+	stanConnect(t, "hc", "probe", url, 10*time.Second).Close()
+	startRun(t, append(base, "-m", strconv.Itoa(mb))...)
+	active := "http://127.0.0.1:" + strconv.Itoa(ma)
+	standby := "http://127.0.0.1:" + strconv.Itoa(mb)
+	checks := []struct {
+		url  string
+		code int
+	}{
+		{active + "/healthz", 200},
+		{active + "/readyz", 200},
+		{active + "/readyz?role=active", 200},
+		{active + "/streaming/isFTActive", 200},
+		{standby + "/healthz", 200},
+		{standby + "/readyz", 200},
+		{standby + "/readyz?role=active", 503},
+		{standby + "/streaming/isFTActive", 204},
+	}
+	for _, c := range checks {
+		if code, body := httpGet(t, c.url); code != c.code {
+			t.Errorf("%s: %d, want %d: %s", c.url, code, c.code, body)
+		}
+	}
+	_, body := httpGet(t, standby+"/streaming/serverz")
+	if !strings.Contains(body, `"state": "FT_STANDBY"`) && !strings.Contains(body, `"state":"FT_STANDBY"`) {
+		t.Errorf("standby serverz: %s", body)
+	}
+}
