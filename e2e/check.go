@@ -166,6 +166,17 @@ func CheckDurableResume(ackedUpTo uint64, after []Delivery) error {
 // those received within window after t (the gap starts at the last ack before
 // t at the latest). It returns false if no ack arrived after t.
 func OutageAfter(acks []Ack, t time.Time, window time.Duration) (time.Duration, bool) {
+	_, end, ok := AckGap(acks, t, window)
+	if !ok {
+		return 0, false
+	}
+	return end.Sub(t), true
+}
+
+// AckGap returns the longest gap between consecutive ack receptions around
+// an event at t, as OutageAfter defines it: start is the ack before the gap
+// (or t), end the first ack after it.
+func AckGap(acks []Ack, t time.Time, window time.Duration) (start, end time.Time, ok bool) {
 	times := make([]time.Time, 0, len(acks))
 	for _, a := range acks {
 		times = append(times, a.Acked)
@@ -173,8 +184,6 @@ func OutageAfter(acks []Ack, t time.Time, window time.Duration) (time.Duration, 
 	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
 	prev := t
 	var best time.Duration
-	var bestEnd time.Time
-	found := false
 	for _, at := range times {
 		if !at.After(t) {
 			continue
@@ -182,15 +191,12 @@ func OutageAfter(acks []Ack, t time.Time, window time.Duration) (time.Duration, 
 		if at.After(t.Add(window)) {
 			break
 		}
-		if gap := at.Sub(prev); !found || gap > best {
-			best, bestEnd, found = gap, at, true
+		if gap := at.Sub(prev); !ok || gap > best {
+			best, start, end, ok = gap, prev, at, true
 		}
 		prev = at
 	}
-	if !found {
-		return 0, false
-	}
-	return bestEnd.Sub(t), true
+	return start, end, ok
 }
 
 func head(ids []uint64, n int) []uint64 {

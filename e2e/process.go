@@ -41,7 +41,7 @@ type Process struct {
 
 // NewProcess prepares (does not start) a process. Its combined stdout and
 // stderr go to <t.TempDir()>/<name>.log and are dumped to the test log if the
-// test fails. A t.Cleanup kills the process if it is still running.
+// test fails (or always, with STANFT_E2E_LOGS=1 in the environment). A t.Cleanup kills the process if it is still running.
 func NewProcess(t testing.TB, name, bin string, args ...string) *Process {
 	t.Helper()
 	p := &Process{
@@ -54,7 +54,7 @@ func NewProcess(t testing.TB, name, bin string, args ...string) *Process {
 	p.sink = newLogSink(p.logPath)
 	t.Cleanup(func() {
 		p.forceStop()
-		if t.Failed() {
+		if t.Failed() || os.Getenv("STANFT_E2E_LOGS") != "" {
 			p.dump(200)
 		}
 		p.sink.close()
