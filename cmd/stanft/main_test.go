@@ -116,6 +116,13 @@ func TestProcessSIGUSR1AndSIGHUP(t *testing.T) {
 	waitFor(t, "reopen", func() bool { return strings.Contains(readFile(t, logPath), "File log re-opened") })
 	cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, "reload error", func() bool { return strings.Contains(readFile(t, logPath), "Reload: ") })
+	// -sl reopen=<pid> sends SIGUSR1 to that stanft process.
+	os.Rename(logPath, logPath+".old2")
+	sl := exec.Command(binPath, "-sl", "reopen="+strconv.Itoa(cmd.Process.Pid))
+	if out, err := sl.CombinedOutput(); err != nil {
+		t.Fatalf("-sl reopen: %v: %s", err, out)
+	}
+	waitFor(t, "reopen by -sl", func() bool { return strings.Contains(readFile(t, logPath), "File log re-opened") })
 	cmd.Process.Signal(syscall.SIGTERM)
 	if code := exitCode(t, cmd); code != 143 {
 		t.Fatalf("exit code %d", code)
