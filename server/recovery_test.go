@@ -251,3 +251,40 @@ func TestActivationSpreadsRedelivery(t *testing.T) {
 		t.Fatalf("redelivery not spread: first %v last %v", firstAt, lastAt)
 	}
 }
+
+// A recovered channel without subscriptions is deleted once inactive.
+func TestRecoveredChannelInactivity(t *testing.T) {
+	dir := t.TempDir()
+	url := servertest.StartNATS(t)
+	cfg := servertest.Config(t)
+	cfg.ClusterID = clusterID
+	cfg.NATSURL = url
+	open := func() *filestore.Store {
+		fcfg := filestore.DefaultConfig()
+		fcfg.DoSync = false
+		fcfg.Limits.MaxInactivity = 300 * time.Millisecond
+		st, err := filestore.Open(dir, fcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	st := open()
+	s := activate(t, cfg, st)
+	sc := connect(t, url, "c")
+	publishN(t, sc, "foo", 1)
+	_ = sc.Close()
+	_ = s.Close()
+	_ = st.Close()
+
+	st2 := open()
+	defer st2.Close()
+	s2 := activate(t, cfg, st2)
+	defer s2.Close()
+	if _, ok := s2.Channel("foo", false); !ok {
+		t.Fatal("channel not recovered")
+	}
+	waitFor(t, 3*time.Second, "recovered channel deleted", func() bool {
+		return len(s2.ChannelNames()) == 0
+	})
+}

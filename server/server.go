@@ -167,11 +167,13 @@ func (s *Server) Activate(ctx context.Context) (err error) {
 			s.deactivate()
 		}
 	}()
+	// The io loop runs before recovery: recovered channels arm inactivity
+	// timers whose deletions go through it.
+	s.io = newIOLoop(s)
 	s.log.Info("Recovering the state...")
 	if err := s.recover(ctx); err != nil {
 		return err
 	}
-	s.io = newIOLoop(s)
 	if err := s.subscribeAll(); err != nil {
 		return err
 	}
