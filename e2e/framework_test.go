@@ -193,3 +193,27 @@ func TestWatcherSeesTwoActives(t *testing.T) {
 		t.Errorf("two active members not detected (%d samples)", len(w.Samples()))
 	}
 }
+
+func TestProxyBlackhole(t *testing.T) {
+	_, url := StartNATS(t)
+	px := NewProxy(t, hostPort(url))
+	nc, err := nats.Connect(px.URL(), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.FlushTimeout(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	px.Blackhole()
+	if err := nc.FlushTimeout(300 * time.Millisecond); err == nil {
+		t.Fatal("a flush went through a blackholed proxy")
+	}
+	if !nc.IsConnected() {
+		t.Error("a blackhole closed the connection")
+	}
+	px.Unblock()
+	if err := nc.FlushTimeout(2 * time.Second); err != nil {
+		t.Fatalf("flush after Unblock: %v", err)
+	}
+}
