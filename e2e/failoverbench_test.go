@@ -84,23 +84,32 @@ func TestFailoverBench(t *testing.T) {
 		t.Log(summarize(kind, results[kind]))
 		t.Logf("%s samples: %v", kind, roundAll(results[kind]))
 	}
-	// Attribute each duplicate to the last signal before its first attempt
-	// (or "steady" when it was first sent before any).
+	// Attribute each duplicate to the last signal at which its first attempt
+	// was in flight or before which it was sent ("steady": no signal).
 	firstSent := make(map[uint64]time.Time, len(pub.Acks()))
 	for _, a := range pub.Acks() {
 		firstSent[a.ID] = a.FirstSent
 	}
 	dups := map[string]int{}
+	offsets := map[string][]time.Duration{} // first send relative to the signal
 	for _, id := range r.DupIDs {
 		kind := "steady"
+		var off time.Duration
 		for _, e := range events {
-			if !firstSent[id].Before(e.at.Add(-time.Second)) {
-				kind = e.kind
+			// In flight at the signal (the ack wait is 200 ms) or later.
+			if !firstSent[id].Before(e.at.Add(-300 * time.Millisecond)) {
+				kind, off = e.kind, firstSent[id].Sub(e.at)
 			}
 		}
 		dups[kind]++
+		offsets[kind] = append(offsets[kind], off)
 	}
-	t.Logf("messages acknowledged %d, lost %d, duplicated %d (by the failover within 1 s after their first send: %v)",
+	for kind, offs := range offsets {
+		sort.Slice(offs, func(i, j int) bool { return offs[i] < offs[j] })
+		t.Logf("duplicates after %s: first sent from %v to %v relative to the signal", kind,
+			offs[0].Round(time.Millisecond), offs[len(offs)-1].Round(time.Millisecond))
+	}
+	t.Logf("messages acknowledged %d, lost %d, duplicated %d (by failover kind: %v)",
 		r.Acked, len(r.Lost), r.Duplicated, dups)
 }
 
