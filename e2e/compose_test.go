@@ -51,6 +51,7 @@ func TestComposeFTPair(t *testing.T) {
 	// reaches the active through the route).
 	active := p.waitSingleActive(60 * time.Second)
 	p.waitRouted(30 * time.Second)
+	p.waitHealthy(60 * time.Second)
 	t.Logf("active: %s", p.services[active])
 
 	// 1. docker kill the active while a stan.go client publishes through the
@@ -402,6 +403,25 @@ func (p *composePair) waitRouted(timeout time.Duration) {
 		}
 	}
 	p.t.Fatalf("the members' NATS servers did not route to each other within %s", timeout)
+}
+
+// waitHealthy waits until Docker reports both containers healthy: the
+// image's HEALTHCHECK (`/stanft healthcheck`, no shell in the image) works,
+// on the standby too.
+func (p *composePair) waitHealthy(timeout time.Duration) {
+	p.t.Helper()
+	var states []string
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		states = states[:0]
+		for _, s := range p.services {
+			out, _ := runCmd(nil, "docker", "inspect", "--format", "{{.State.Health.Status}}", p.container(s))
+			states = append(states, strings.TrimSpace(out))
+		}
+		if states[0] == "healthy" && states[1] == "healthy" {
+			return
+		}
+	}
+	p.t.Fatalf("containers not healthy within %s: %q", timeout, states)
 }
 
 // composeWatch polls both members' states concurrently.

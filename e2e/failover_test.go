@@ -14,6 +14,11 @@ func TestKillActive(t *testing.T) {
 	const channel = "orders"
 
 	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
+	// A durable queue group of two members shares the channel.
+	var queue []*Subscriber
+	for _, name := range []string{"q1", "q2"} {
+		queue = append(queue, StartSubscriber(t, SubscriberConfig{ClientConfig: s.client(name), Channel: channel, Durable: "dq", Queue: "workers"}))
+	}
 	pub := s.publisher(channel, time.Millisecond)
 	if err := pub.WaitAcks(300, 20*time.Second); err != nil {
 		t.Fatal(err)
@@ -70,6 +75,22 @@ func TestKillActive(t *testing.T) {
 	}
 
 	s.verify(pub, live, channel, 1)
+	// The queue group got every acknowledged message too (after verify, the
+	// publisher is stopped).
+	deadline := time.Now().Add(30 * time.Second)
+	for _, a := range pub.Acks() {
+		for !queue[0].Seen(a.ID) && !queue[1].Seen(a.ID) {
+			if time.Now().After(deadline) {
+				t.Fatalf("durable queue group never got acknowledged id %d", a.ID)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for _, q := range queue {
+		if err := q.Lost(); err != nil {
+			t.Errorf("queue member lost its session: %v", err)
+		}
+	}
 	s.checkStates(w)
 	if w.ActiveCount(next.Index) == 0 {
 		t.Errorf("watcher never saw %s active", next.Name())

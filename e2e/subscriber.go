@@ -24,6 +24,8 @@ type SubscriberConfig struct {
 	Channel string
 	// Durable is the durable name; "" for a plain subscription.
 	Durable string
+	// Queue is the queue group; "" for a plain subscription.
+	Queue string
 	// StartSeq starts at this sequence when > 0 (a durable that exists
 	// resumes at its stored position whatever the start option).
 	StartSeq uint64
@@ -91,7 +93,11 @@ func NewSubscriber(cfg SubscriberConfig) (*Subscriber, error) {
 	}
 	var sub stan.Subscription
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		sub, err = conn.Subscribe(cfg.Channel, s.onMsg, opts...)
+		if cfg.Queue != "" {
+			sub, err = conn.QueueSubscribe(cfg.Channel, cfg.Queue, s.onMsg, opts...)
+		} else {
+			sub, err = conn.Subscribe(cfg.Channel, s.onMsg, opts...)
+		}
 		if err == nil || time.Now().After(deadline) {
 			break
 		}
@@ -152,6 +158,13 @@ func (s *Subscriber) Lost() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lostErr
+}
+
+// Seen reports whether id has been delivered.
+func (s *Subscriber) Seen(id uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen[id]
 }
 
 // WaitIDs waits until every id in ids has been delivered.
