@@ -60,6 +60,12 @@ type Config struct {
 	// SubFlushInterval is how often acknowledgement and sent records that
 	// are not followed by a publish are flushed to the store. Default 1s.
 	SubFlushInterval time.Duration
+	// OnFatal, when set, is called once per activation, from a server
+	// goroutine, when the store fails to store or flush messages: the
+	// server then acknowledges nothing more on that channel and the caller
+	// should deactivate it and exit or step down (the reference panics).
+	// It must not block. Default: nil (the state becomes FAILED only).
+	OnFatal func(err error)
 	// Logger receives the server's logs. Default: a null logger.
 	Logger hclog.Logger
 	// Metrics receives data-path observations. Default: no-op.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -188,8 +189,11 @@ func (l *ioLoop) process() {
 		m.Data = r.data
 		m.Timestamp = ts
 		if err := c.msgs.Store(m); err != nil {
+			// Limits never make Store fail: this is an I/O or fencing
+			// failure. The publisher gets no ack and retries elsewhere.
 			s.log.Error("unable to store message", "channel", c.name, "error", err)
-			r.err = err.Error()
+			r.noAck = true
+			s.fail(fmt.Errorf("server: store message on %q: %w", c.name, err))
 			continue
 		}
 		c.nextSeq++
@@ -204,7 +208,7 @@ func (l *ioLoop) process() {
 		// The messages are durable before they are delivered or acked.
 		if err := c.msgs.Flush(); err != nil {
 			s.log.Error("unable to flush message store, not acknowledging", "channel", c.name, "error", err)
-			s.SetState(StateFailed)
+			s.fail(fmt.Errorf("server: flush channel %q: %w", c.name, err))
 			for i := range l.batch {
 				if string(l.batch[i].subject) == c.name {
 					l.batch[i].noAck = true

@@ -56,6 +56,7 @@ type Server struct {
 	probing    map[string]bool // client IDs with a duplicate probe in progress
 	limits     store.Limits
 	clientsGen atomic.Uint64 // bumped whenever a client is removed
+	fatal      atomic.Bool   // OnFatal was called in this activation
 	pubCheck   pubCheck
 
 	connectMu sync.Mutex // serialises connect requests (SPEC §2.2)
@@ -158,6 +159,7 @@ func (s *Server) Activate(ctx context.Context) (err error) {
 		}
 	}
 	s.resetState()
+	s.fatal.Store(false)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.runMu.Lock()
 	s.running = true
@@ -263,6 +265,19 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	return err
+}
+
+// fail reports a store failure on the data path: state FAILED and
+// Config.OnFatal, once per activation.
+func (s *Server) fail(err error) {
+	if s.fatal.Swap(true) {
+		return
+	}
+	s.log.Error("store failure, no longer acknowledging publishes", "error", err)
+	s.SetState(StateFailed)
+	if s.cfg.OnFatal != nil {
+		s.cfg.OnFatal(err)
+	}
 }
 
 func (s *Server) isRunning() bool {
