@@ -3,8 +3,10 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -109,6 +111,7 @@ func TestFailoverBench(t *testing.T) {
 		t.Logf("duplicates after %s: first sent from %v to %v relative to the signal", kind,
 			offs[0].Round(time.Millisecond), offs[len(offs)-1].Round(time.Millisecond))
 	}
+	logPromotions(t, s.g, n)
 	t.Logf("messages acknowledged %d, lost %d, duplicated %d (by failover kind: %v)",
 		r.Acked, len(r.Lost), r.Duplicated, dups)
 }
@@ -133,4 +136,56 @@ func roundAll(ds []time.Duration) []time.Duration {
 		out[i] = d.Round(time.Millisecond)
 	}
 	return out
+}
+
+// promotedRe matches the elector's promotion line, e.g.
+// `2026-11-29T19:11:29.805Z [INFO]  stanft.ft: promoted: epoch=2
+// detection="445.838µs" lock_wait=2.533684ms recovery=40.092198ms`.
+var promotedRe = regexp.MustCompile(`^(\S+) .*promoted: .*detection="?([^" ]+)"? lock_wait="?([^" ]+)"? recovery="?([^" ]+)"?`)
+
+// logPromotions prints, from the members' logs, how the server side split
+// each takeover (detection, lock wait, recovery): the first promotion is the
+// initial one, then n after SIGKILL and n after SIGTERM.
+func logPromotions(t *testing.T, g *Group, n int) {
+	type promo struct {
+		at                         time.Time
+		detect, lockWait, recovery time.Duration
+	}
+	var ps []promo
+	for _, m := range g.Members {
+		for _, line := range strings.Split(m.Logs(), "\n") {
+			sm := promotedRe.FindStringSubmatch(line)
+			if sm == nil {
+				continue
+			}
+			at, err1 := time.Parse(time.RFC3339Nano, sm[1])
+			d, err2 := time.ParseDuration(sm[2])
+			l, err3 := time.ParseDuration(sm[3])
+			r, err4 := time.ParseDuration(sm[4])
+			if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+				continue
+			}
+			ps = append(ps, promo{at, d, l, r})
+		}
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].at.Before(ps[j].at) })
+	if len(ps) != 2*n+1 {
+		t.Logf("server-side split: %d promotion lines, want %d; skipped", len(ps), 2*n+1)
+		return
+	}
+	for k, kind := range []string{"SIGKILL", "SIGTERM"} {
+		var d, l, r []time.Duration
+		for _, p := range ps[1+k*n : 1+(k+1)*n] {
+			d, l, r = append(d, p.detect), append(l, p.lockWait), append(r, p.recovery)
+		}
+		t.Logf("%s server side (p50/max): detection %v/%v, lock wait %v/%v, recovery %v/%v", kind,
+			pctl(d, 0.5), pctl(d, 1), pctl(l, 0.5), pctl(l, 1), pctl(r, 0.5), pctl(r, 1))
+	}
+}
+
+func pctl(ds []time.Duration, p float64) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(p*float64(len(s))+0.999999) - 1
+	return s[min(max(i, 0), len(s)-1)].Round(time.Millisecond)
 }
