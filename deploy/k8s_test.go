@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -557,4 +559,91 @@ func runStanft(bin string, args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
+}
+
+// TestProbePathsServedByBinary runs the binary with the StatefulSet's
+// arguments and configuration (ports, datastore and routes made local) and
+// checks that the probe paths and the Prometheus path answer 200 on the
+// monitoring port.
+func TestProbePathsServedByBinary(t *testing.T) {
+	bin := stanftBinary(t)
+	m := loadManifests(t)
+	ss, c := stanftContainer(t, m)
+	scPath, content := configFile(t, m)
+	dir := t.TempDir()
+	local := filepath.Join(dir, "stanft.conf")
+	if err := os.WriteFile(local, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	monitor, client, cluster := freePort(t), freePort(t), freePort(t)
+	var args []string
+	for _, a := range c.Args {
+		switch {
+		case strings.HasPrefix(a, "-sc="):
+			a = "-sc=" + strings.Replace(a[len("-sc="):], scPath, local, 1)
+		case strings.HasPrefix(a, "-m="):
+			a = fmt.Sprintf("-m=%d", monitor)
+		case strings.HasPrefix(a, "-p="):
+			a = fmt.Sprintf("-p=%d", client)
+		case strings.HasPrefix(a, "--cluster="):
+			a = fmt.Sprintf("--cluster=nats://127.0.0.1:%d", cluster)
+		case strings.HasPrefix(a, "--routes="):
+			continue // the other members do not exist here
+		}
+		args = append(args, strings.ReplaceAll(a, "$(POD_NAME)", ss.Name+"-0"))
+	}
+	args = append(args, "-a=127.0.0.1", "--dir="+filepath.Join(dir, "store"))
+	ctx, cancel := context.WithCancel(t.Context())
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("stanft %s:\n%s", strings.Join(args, " "), out.String())
+		}
+	})
+
+	paths := []string{c.StartupProbe.HTTPGet.Path, c.LivenessProbe.HTTPGet.Path, c.ReadinessProbe.HTTPGet.Path,
+		ss.Spec.Template.Annotations["prometheus.io/path"]}
+	client200 := &http.Client{Timeout: time.Second}
+	for _, path := range paths {
+		u := fmt.Sprintf("http://127.0.0.1:%d%s", monitor, path)
+		var last string
+		ok := false
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !ok; time.Sleep(50 * time.Millisecond) {
+			select {
+			case <-done:
+				t.Fatalf("stanft exited before %s answered", path)
+			default:
+			}
+			resp, err := client200.Get(u)
+			if err != nil {
+				last = err.Error()
+				continue
+			}
+			_ = resp.Body.Close()
+			last = resp.Status
+			ok = resp.StatusCode == http.StatusOK
+		}
+		if !ok {
+			t.Errorf("GET %s: %s, want 200", u, last)
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
