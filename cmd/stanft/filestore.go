@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/stanft/stanft/filestore"
+	"github.com/stanft/stanft/ft"
+	"github.com/stanft/stanft/ft/filelock"
 	"github.com/stanft/stanft/monitor"
 	"github.com/stanft/stanft/store"
 )
@@ -46,4 +52,27 @@ func fileStoreConfig(o *options) filestore.Config {
 	cfg.AutoSync = f.AutoSync
 	cfg.Limits = o.Limits.Clone()
 	return cfg
+}
+
+// lockStandalone takes the datastore lock of dir for a standalone server and
+// returns its release. The lock is held until the process stops serving.
+func lockStandalone(ctx context.Context, dir string, log hclog.Logger) (release func(), err error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("datastore directory: %w", err)
+	}
+	lock, err := filelock.New(filelock.Config{Dir: dir, Logger: log.Named("filelock")})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := lock.TryAcquire(ctx); err != nil {
+		if errors.Is(err, ft.ErrLockHeld) {
+			return nil, fmt.Errorf("the datastore %s is in use by another server (%s is locked)", dir, lock.Describe())
+		}
+		return nil, err
+	}
+	return func() {
+		if err := lock.Release(context.Background()); err != nil {
+			log.Warn("releasing the datastore lock", "error", err)
+		}
+	}, nil
 }

@@ -119,6 +119,15 @@ func (p *process) run(ctx context.Context) (code int) {
 		// until then the server holds an empty placeholder it never serves.
 		st, err = memstore.New(memstore.Config{Limits: o.Limits.Clone(), Logger: log.Named("memstore")})
 	} else {
+		if o.StoreType == storeFile {
+			// A standalone server holds the datastore's lock too, so that no
+			// other server (standalone or FT) writes the same directory.
+			release, err := lockStandalone(ctx, o.Dir, log)
+			if err != nil {
+				return startFailed(err)
+			}
+			defer release()
+		}
 		st, err = p.openStore(nil, metrics)
 	}
 	if err != nil {

@@ -23,6 +23,12 @@ import (
 // /healthz fails.
 const liveTolerance = 10 * time.Second
 
+// ftPingInterval is the NATS PING interval of the FT connection: half the
+// missed-heartbeat interval, at least 100ms.
+func ftPingInterval(missed time.Duration) time.Duration {
+	return max(missed/2, 100*time.Millisecond)
+}
+
 // ftMember is the FT wiring: the elector's callbacks open the FILE store
 // with the elector's fencing check, activate the server, and undo both.
 type ftMember struct {
@@ -65,6 +71,11 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.ReconnectBufSize(-1),
 		nats.RetryOnFailedConnect(true),
+		// A silent partition (packets dropped, no reset) is noticed only by
+		// the client's PINGs: with these, within about 1.5 missed intervals,
+		// so that the active stands down in bounded time (SPEC D7).
+		nats.PingInterval(ftPingInterval(o.FTHBMissed)),
+		nats.MaxPingsOutstanding(2),
 	)
 	nc, err := nats.Connect(natsURL, ncOpts...)
 	if err != nil {

@@ -266,3 +266,15 @@ func TestRunFTMonitorHealth(t *testing.T) {
 		t.Errorf("standby serverz: %s", body)
 	}
 }
+
+func TestRunFileStoreExclusive(t *testing.T) {
+	url := startNATSServer(t)
+	dir := t.TempDir()
+	startRun(t, "-ns", url, "-cid", "excl1", "-st", "FILE", "--dir", dir)
+	var out syncBuffer
+	code := runServer(context.Background(), serverEnv{Args: []string{"-ns", url, "-cid", "excl2", "-st", "FILE", "--dir", dir},
+		Stdout: io.Discard, Stderr: &out})
+	if code != exitFailure || !strings.Contains(out.String(), "is in use by another server") {
+		t.Fatalf("exit %d; log:\n%s", code, out.String())
+	}
+}
