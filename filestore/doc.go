@@ -81,16 +81,24 @@
 //
 // # Write errors
 //
-// When MsgStore.Store or MsgStore.Flush fails (a write or an fsync failed,
-// e.g. ENOSPC or EIO), every message stored since the last successful Flush
-// is discarded, so the caller must fail all of their publishes:
-// the files are cut back to the last good size (retried before the next
-// write if the truncation itself fails), the error is returned, and the
-// store keeps working: reads are unaffected and later writes succeed once
-// the cause (e.g. a full disk) is gone. Previously flushed data is never
-// touched. For subs.log and clients.log, a failed write or fsync cuts the
-// file back to its last synced size and queues the unsynced records again;
-// the next Flush rewrites them. A failed AddClient is not recorded.
+// When MsgStore.Flush fails (a write or an fsync failed, e.g. ENOSPC or EIO,
+// or the fence check failed), every message stored since the last
+// successful Flush is discarded and the caller must fail all of their
+// publishes: the files are cut back to their last flushed size (retried
+// before the next write if the truncation itself fails), the error is
+// returned, and the store keeps working: reads are unaffected and later
+// writes succeed once the cause (e.g. a full disk) is gone. Previously
+// flushed data is never touched.
+//
+// A MsgStore.Store error concerns its message alone. Store writes a full
+// buffer early, and rolls slices; if that fails, the data stays buffered
+// (the file is cut back to its last written size), no early write is tried
+// again until the next Flush, and that Flush retries and reports.
+//
+// For subs.log and clients.log, a failed write or fsync cuts the file back
+// to its last synced size and queues the unsynced records again; the next
+// Flush rewrites them. A failed AddClient is not recorded. Auto-sync never
+// writes a batch in progress; it only fsyncs what was flushed.
 //
 // # Recovery
 //

@@ -151,8 +151,9 @@ func TestFailedTruncateIsRetried(t *testing.T) {
 	checkMsgs(t, rs.Channels["foo"].Channel.Msgs, 1, 9)
 }
 
-// TestFullBufferWriteFailure: a write of a full buffer during Store fails
-// Store, and nothing acknowledged is lost.
+// TestFullBufferWriteFailure: a failed write of a full buffer during Store
+// does not fail Store (nor lose the messages buffered before); the next
+// Flush retries and reports it, and nothing acknowledged is lost.
 func TestFullBufferWriteFailure(t *testing.T) {
 	dir := t.TempDir()
 	s, ifs, ch := faultStore(t, dir, func(c *Config) { c.BufferSize = 0 })
@@ -164,17 +165,34 @@ func TestFullBufferWriteFailure(t *testing.T) {
 		}
 		return nil, false
 	})
-	if err := ch.Msgs.Store(testMsg("foo", 4)); !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("unbuffered Store on a full disk = %v", err)
+	w := ifs.count(opWrite)
+	storeRange(t, ch.Msgs, 4, 6)
+	if got := ifs.count(opWrite) - w; got != 1 {
+		t.Fatalf("%d write attempts after the first failure; want 1 (then deferred to Flush)", got)
+	}
+	if err := ch.Msgs.Flush(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Flush on a full disk = %v", err)
 	}
 	checkMsgs(t, ch.Msgs, 1, 3)
 	ifs.setInjector(nil)
 	storeRange(t, ch.Msgs, 4, 6)
 	must(t, ch.Msgs.Flush())
+	// A successful write of buffered messages after an early failure.
+	failed := false
+	ifs.setInjector(func(o op, path string, n int) (error, bool) {
+		if o == opWrite && !failed {
+			failed = true
+			return syscall.ENOSPC, true
+		}
+		return nil, false
+	})
+	storeRange(t, ch.Msgs, 7, 9)
+	must(t, ch.Msgs.Flush())
+	checkMsgs(t, ch.Msgs, 1, 9)
 	must(t, s.Close())
 	_, rs, err := recoverDir(t, dir, testConfig(t))
 	must(t, err)
-	checkMsgs(t, rs.Channels["foo"].Channel.Msgs, 1, 6)
+	checkMsgs(t, rs.Channels["foo"].Channel.Msgs, 1, 9)
 }
 
 // TestSubsFlushFailureRetried: failed subscription records are rewritten by
@@ -322,8 +340,7 @@ func testRandomFaults(t *testing.T, seed uint64) {
 		for range 1 + rng.IntN(5) {
 			seq++
 			if err := ch.Msgs.Store(testMsg("foo", seq)); err != nil {
-				failures++
-				pending = nil
+				failures++ // this message only
 				continue
 			}
 			pending = append(pending, seq)

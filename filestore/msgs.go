@@ -48,16 +48,17 @@ type msgStore struct {
 	bytes   uint64
 	warned  bool
 
-	wdat       []byte   // buffered dat records of the last slice
-	widx       []byte   // buffered index entries of the last slice
-	datWritten int64    // dat bytes of the last slice handed to the OS
-	idxWritten int      // index entries of the last slice handed to the OS
-	datSynced  int64    // dat bytes of the last slice fsynced
-	toSync     []*slice // rolled slices not fsynced yet
-	dirDirty   bool     // slice files were created since the last fsync
-	needRepair bool     // the last slice must be cut back to the written sizes
-	dur        durPoint // state as of the last successful flush
-	pend       []pendMsg
+	wdat        []byte   // buffered dat records of the last slice
+	widx        []byte   // buffered index entries of the last slice
+	datWritten  int64    // dat bytes of the last slice handed to the OS
+	idxWritten  int      // index entries of the last slice handed to the OS
+	datSynced   int64    // dat bytes of the last slice fsynced
+	toSync      []*slice // rolled slices not fsynced yet
+	dirDirty    bool     // slice files were created since the last fsync
+	needRepair  bool     // the last slice must be cut back to the written sizes
+	deferWrites bool     // an early write failed: no more until the next Flush
+	dur         durPoint // state as of the last successful flush
+	pend        []pendMsg
 
 	cache   [cacheSlots]*pb.MsgProto
 	ra      readAhead
@@ -129,8 +130,13 @@ func (ms *msgStore) writable() error {
 }
 
 // Store appends m (see store.MsgStore). The record is buffered; it is
-// written when the buffer is full and made durable by Flush. If Store fails,
-// every message stored since the last successful Flush is discarded.
+// written when the buffer is full and made durable by Flush.
+//
+// A Store error concerns m alone: earlier buffered messages are kept. A
+// write error while writing a full buffer early, or while rolling to a new
+// slice, is not Store's to report: the data stays buffered (the file is cut
+// back to its last written size), no early write is tried again until the
+// next Flush, and that Flush retries the write and reports the error.
 func (ms *msgStore) Store(m *pb.MsgProto) error {
 	if m == nil {
 		return fmt.Errorf("filestore: store in %q: nil message", ms.ch.name)
@@ -145,18 +151,8 @@ func (ms *msgStore) Store(m *pb.MsgProto) error {
 	if m.Sequence <= ms.last {
 		return nil
 	}
-	if err := ms.store(m); err != nil {
-		// Uniform rule: a failed Store or Flush discards every message
-		// stored since the last successful Flush.
-		ms.rollback()
-		return err
-	}
-	return nil
-}
-
-func (ms *msgStore) store(m *pb.MsgProto) error {
 	if err := ms.repair(); err != nil {
-		return err
+		return fmt.Errorf("filestore: store in %q: %w", ms.ch.name, err)
 	}
 	now := time.Now()
 	ms.lastUse = now
@@ -196,22 +192,32 @@ func (ms *msgStore) store(m *pb.MsgProto) error {
 		ms.cache[m.Sequence%cacheSlots] = m
 	}
 	ms.enforceLimits()
-	if len(ms.wdat) >= ms.s.cfg.BufferSize {
+	if len(ms.wdat) >= ms.s.cfg.BufferSize && !ms.deferWrites {
 		if err := ms.s.fence(); err != nil {
-			return fmt.Errorf("filestore: store in %q: %w", ms.ch.name, err)
+			return nil // sticky: the next Flush fails with it
 		}
 		if err := ms.writeBuffers(); err != nil {
-			return fmt.Errorf("filestore: store in %q: %w", ms.ch.name, err)
+			ms.writeFailed(err)
 		}
 	}
 	return nil
 }
 
+// writeFailed handles a failed early write (see Store): cut the file back
+// to its last written size and keep the data buffered for Flush.
+func (ms *msgStore) writeFailed(err error) {
+	ms.deferWrites = true
+	ms.needRepair = true
+	_ = ms.repair() // retried before the next write if it fails now
+	ms.s.log.Warn("writing messages failed; kept in memory until the next flush", "channel", ms.ch.name, "error", err)
+}
+
 // current returns the slice to append to, rolling to a new one when the
-// last is full per the slice limits.
+// last is full per the slice limits. If rolling fails, the last slice stays
+// in use (and its buffer stays unwritten) until the next Flush.
 func (ms *msgStore) current(now time.Time) (*slice, error) {
 	cur := ms.cur()
-	if cur != nil && !ms.shouldRoll(cur, now) {
+	if cur != nil && (ms.deferWrites || !ms.shouldRoll(cur, now)) {
 		return cur, nil
 	}
 	if err := ms.s.fence(); err != nil {
@@ -219,30 +225,45 @@ func (ms *msgStore) current(now time.Time) (*slice, error) {
 	}
 	if cur != nil {
 		if err := ms.writeBuffers(); err != nil {
-			return nil, fmt.Errorf("filestore: store in %q: %w", ms.ch.name, err)
+			ms.writeFailed(err)
+			return cur, nil
 		}
+	}
+	sl, err := ms.newSlice()
+	if err != nil {
+		if cur != nil {
+			ms.deferWrites = true
+			ms.s.log.Warn("starting a new slice failed; kept in the current one until the next flush",
+				"channel", ms.ch.name, "error", err)
+			return cur, nil
+		}
+		return nil, err
+	}
+	if cur != nil {
 		ms.toSync = append(ms.toSync, cur)
 	}
-	ms.nextNum++
-	sl := newSlice(ms.ch.dir, ms.nextNum)
+	ms.slices = append(ms.slices, sl)
+	ms.datWritten, ms.idxWritten, ms.datSynced = 0, 0, 0
+	ms.dirDirty = true
+	return sl, nil
+}
+
+// newSlice creates the files of the next slice.
+func (ms *msgStore) newSlice() (*slice, error) {
+	sl := newSlice(ms.ch.dir, ms.nextNum+1)
 	if err := sl.open(ms.s); err != nil {
-		ms.nextNum--
 		return nil, err
 	}
 	// Leftovers of a failed removal must not be appended to.
 	if err := sl.dat.Truncate(0); err != nil {
 		_ = sl.closeFiles()
-		ms.nextNum--
 		return nil, fmt.Errorf("filestore: truncate %s: %w", sl.datPath, err)
 	}
 	if err := sl.idx.Truncate(0); err != nil {
 		_ = sl.closeFiles()
-		ms.nextNum--
 		return nil, fmt.Errorf("filestore: truncate %s: %w", sl.idxPath, err)
 	}
-	ms.slices = append(ms.slices, sl)
-	ms.datWritten, ms.idxWritten, ms.datSynced = 0, 0, 0
-	ms.dirDirty = true
+	ms.nextNum++
 	return sl, nil
 }
 
@@ -297,15 +318,16 @@ func (ms *msgStore) Flush() error {
 		ms.mu.Unlock()
 		return err
 	}
-	if err := ms.s.fence(); err != nil {
-		ms.mu.Unlock()
-		return fmt.Errorf("filestore: flush %q: %w", ms.ch.name, err)
+	err := ms.s.fence()
+	if err == nil {
+		err = ms.repair()
 	}
-	if err := ms.repair(); err != nil {
-		ms.mu.Unlock()
-		return err
+	if err == nil {
+		err = ms.writeBuffers()
 	}
-	if err := ms.writeBuffers(); err != nil {
+	if err != nil {
+		// Whatever failed, the batch is not acknowledged: drop it, so
+		// that no later flush can write it.
 		ms.rollback()
 		ms.mu.Unlock()
 		return fmt.Errorf("filestore: flush %q: %w", ms.ch.name, err)
@@ -317,7 +339,6 @@ func (ms *msgStore) Flush() error {
 	if err := ms.ch.subs.writeOut(); err != nil {
 		ms.s.log.Warn("writing subscription records failed; retried at next flush", "channel", ms.ch.name, "error", err)
 	}
-	var err error
 	if ms.s.cfg.DoSync {
 		err = ms.s.syncFiles(files, dirs)
 	}
@@ -362,6 +383,7 @@ func (ms *msgStore) markDurable(synced bool) {
 		ms.dur.num, ms.dur.count, ms.dur.datSize, ms.dur.sliceLast = cur.num, cur.count, cur.datSize, cur.last
 	}
 	ms.pend = ms.pend[:0]
+	ms.deferWrites = false
 	if synced {
 		ms.toSync = ms.toSync[:0]
 		ms.dirDirty = false
@@ -373,6 +395,7 @@ func (ms *msgStore) markDurable(synced bool) {
 // and cuts the files back (see Flush).
 func (ms *msgStore) rollback() {
 	ms.wdat, ms.widx = ms.wdat[:0], ms.widx[:0]
+	ms.deferWrites = false
 	for len(ms.slices) > 0 && ms.cur().num > ms.dur.num {
 		sl := ms.cur()
 		ms.slices = ms.slices[:len(ms.slices)-1]
@@ -847,7 +870,10 @@ func (ms *msgStore) close(sync bool) error {
 	return nil
 }
 
-// syncAll writes and fsyncs everything, index included (auto-sync).
+// syncAll fsyncs what was written, index included (auto-sync). It never
+// writes buffered messages: they belong to a batch whose Flush is to come.
+// A failure is only reported: with DoSync every flushed message was already
+// fsynced; without it, durability is best effort by definition.
 func (ms *msgStore) syncAll() error {
 	ms.wmu.Lock()
 	defer ms.wmu.Unlock()
@@ -860,25 +886,18 @@ func (ms *msgStore) syncAll() error {
 		ms.mu.Unlock()
 		return err
 	}
-	if err := ms.repair(); err != nil {
-		ms.mu.Unlock()
-		return err
-	}
-	if err := ms.writeBuffers(); err != nil {
-		ms.rollback()
-		ms.mu.Unlock()
-		return err
-	}
 	files, dirs := ms.syncSet(true)
+	written := ms.datWritten
 	ms.mu.Unlock()
 	err := ms.s.syncFiles(files, dirs)
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	if err != nil {
-		ms.rollback()
 		return err
 	}
-	ms.markDurable(true)
+	ms.toSync = ms.toSync[:0]
+	ms.dirDirty = false
+	ms.datSynced = written
 	return nil
 }
 

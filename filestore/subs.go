@@ -49,12 +49,15 @@ func (ss *subStore) check() error {
 	return ss.s.fenced()
 }
 
-// add queues a record and writes the buffer out once it is full.
+// add queues a record and writes the buffer out once it is full. A failed
+// early write is not reported here: the records stay queued and the next
+// Flush retries them and reports the error.
 func (ss *subStore) add(typ byte, payload []byte) error {
 	ss.log.add(typ, payload)
 	if len(ss.log.buf) >= ss.s.cfg.BufferSize {
 		if err := ss.log.write(); err != nil {
-			return fmt.Errorf("filestore: channel %q: %w", ss.ch.name, err)
+			ss.s.log.Warn("writing subscription records failed; retried at the next flush",
+				"channel", ss.ch.name, "error", err)
 		}
 	}
 	return nil
