@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 )
@@ -145,41 +146,53 @@ func benchThroughput(o options, url string, kinds []storeKind) error {
 		return err
 	}
 	var core []float64
+	var coreCPU []time.Duration
 	async := make([][]float64, len(kinds))
 	e2e := make([][]float64, len(kinds))
 	asyncRatio := make([][]float64, len(kinds))
 	e2eRatio := make([][]float64, len(kinds))
+	asyncCPU := make([][]time.Duration, len(kinds))
+	e2eCPU := make([][]time.Duration, len(kinds))
 	var fileOverMem []float64
 	for r := 0; r < o.runs; r++ {
-		c, err := corePubReply(url, o.n, o.size)
+		c, err := measure(o.n, func() (float64, error) { return corePubReply(url, o.n, o.size) })
 		if err != nil {
 			return err
 		}
-		core = append(core, c)
+		core = append(core, c.rate)
+		coreCPU = append(coreCPU, c.cpuMsg)
 		for i, k := range kinds {
-			a, err := asyncPublish(url, servers[i].cid, fmt.Sprintf("async.%d", r), o.n, o.size)
+			a, err := measure(o.n, func() (float64, error) {
+				return asyncPublish(url, servers[i].cid, fmt.Sprintf("async.%d", r), o.n, o.size)
+			})
 			if err != nil {
 				return fmt.Errorf("%s async: %w", k.name, err)
 			}
-			e, err := pubSub(url, servers[i].cid, fmt.Sprintf("e2e.%d", r), o.n, o.size)
+			e, err := measure(o.n, func() (float64, error) {
+				return pubSub(url, servers[i].cid, fmt.Sprintf("e2e.%d", r), o.n, o.size)
+			})
 			if err != nil {
 				return fmt.Errorf("%s pub+sub: %w", k.name, err)
 			}
-			async[i] = append(async[i], a)
-			e2e[i] = append(e2e[i], e)
-			asyncRatio[i] = append(asyncRatio[i], a/c)
-			e2eRatio[i] = append(e2eRatio[i], e/c)
+			async[i] = append(async[i], a.rate)
+			e2e[i] = append(e2e[i], e.rate)
+			asyncRatio[i] = append(asyncRatio[i], a.rate/c.rate)
+			e2eRatio[i] = append(e2eRatio[i], e.rate/c.rate)
+			asyncCPU[i] = append(asyncCPU[i], a.cpuMsg)
+			e2eCPU[i] = append(e2eCPU[i], e.cpuMsg)
 		}
 		if len(kinds) > 1 && kinds[1] == kindFileSync {
 			fileOverMem = append(fileOverMem, async[1][r]/async[0][r])
 		}
 	}
-	fmt.Printf("%-44s %10.0f msgs/s  (runs %s)\n", "core NATS publish+reply (pipelined, 16384)", median(core), list(core))
+	cc := medianDur(coreCPU)
+	fmt.Printf("%-44s %10.0f msgs/s  CPU %v/msg  (runs %s)\n", "core NATS publish+reply (pipelined, 16384)", median(core), cc, list(core))
 	for i, k := range kinds {
-		fmt.Printf("%-44s %10.0f msgs/s  %5.1f%% of core NATS (per-round ratios %s)\n",
-			k.name+" async publish", median(async[i]), 100*median(asyncRatio[i]), pct(asyncRatio[i]))
-		fmt.Printf("%-44s %10.0f msgs/s  %5.1f%% of core NATS (per-round ratios %s)\n",
-			k.name+" 1 pub + 1 sub end to end", median(e2e[i]), 100*median(e2eRatio[i]), pct(e2eRatio[i]))
+		ac, ec := medianDur(asyncCPU[i]), medianDur(e2eCPU[i])
+		fmt.Printf("%-44s %10.0f msgs/s  %5.1f%% of core NATS (per-round %s); CPU %v/msg, core/stanft CPU %5.1f%%\n",
+			k.name+" async publish", median(async[i]), 100*median(asyncRatio[i]), pct(asyncRatio[i]), ac, 100*float64(cc)/float64(ac))
+		fmt.Printf("%-44s %10.0f msgs/s  %5.1f%% of core NATS (per-round %s); CPU %v/msg, core/stanft CPU %5.1f%%\n",
+			k.name+" 1 pub + 1 sub end to end", median(e2e[i]), 100*median(e2eRatio[i]), pct(e2eRatio[i]), ec, 100*float64(cc)/float64(ec))
 	}
 	for i, k := range kinds {
 		latN := o.latN
@@ -197,6 +210,12 @@ func benchThroughput(o options, url string, kinds []storeKind) error {
 			100*median(fileOverMem), pct(fileOverMem), 100*median(asyncRatio[1]))
 	}
 	return nil
+}
+
+func medianDur(v []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), v...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2].Round(10 * time.Nanosecond)
 }
 
 func list(v []float64) string {
