@@ -103,6 +103,7 @@ func (s *Server) recoverChannel(name string, rc *store.RecoveredChannel) ([]*sub
 	s.mu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.dirty = true // recovery may update sub records: flush once at the end
 	_, last := c.firstLast()
 	c.nextSeq = last + 1
 	if last > 0 {
@@ -189,6 +190,22 @@ func (s *Server) recoverChannel(name string, rc *store.RecoveredChannel) ([]*sub
 			g.shadow = sb
 			c.all[sb.st.ID] = sb
 			continue
+		}
+		// Its unacknowledged messages go to the remaining members.
+		if len(g.members) > 0 {
+			i := 0
+			for seq := range sb.pending {
+				mb := g.members[i%len(g.members)]
+				i++
+				if _, ok := mb.pending[seq]; ok {
+					continue
+				}
+				mb.pending[seq] = 0
+				if err := c.subStore.AddSeqPending(mb.st.ID, seq); err != nil {
+					return nil, fmt.Errorf("server: recover channel %q: %w", name, err)
+				}
+				c.dirty = true
+			}
 		}
 		if err := c.subStore.DeleteSub(sb.st.ID); err != nil {
 			return nil, fmt.Errorf("server: recover channel %q: %w", name, err)
