@@ -54,6 +54,17 @@ func TestCrashChild(t *testing.T) {
 		ch = rs.Channels["foo"].Channel
 	}
 	_, last, _ := ch.Msgs.FirstAndLastSequence()
+	var subID uint64
+	if rs != nil && len(rs.Channels["foo"].Subs) > 0 {
+		subID = rs.Channels["foo"].Subs[0].Sub.ID
+	} else {
+		sub := &store.SubState{ClientID: "crash", Inbox: "in", IsDurable: true, DurableName: "d"}
+		if err := ch.Subs.CreateSub(sub); err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(2)
+		}
+		subID = sub.ID
+	}
 	fmt.Println("READY", last)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 	for seq := last + 1; ; {
@@ -70,6 +81,18 @@ func TestCrashChild(t *testing.T) {
 			os.Exit(2)
 		}
 		fmt.Println("ACK", seq-1)
+		// Deliver the batch to the durable: sent, then acked but the last.
+		for q := seq - uint64(n); q < seq; q++ {
+			_ = ch.Subs.AddSeqPending(subID, q)
+			if q < seq-1 {
+				_ = ch.Subs.AckSeqPending(subID, q)
+			}
+		}
+		if err := ch.Subs.Flush(); err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(2)
+		}
+		fmt.Println("SUBS", seq-uint64(n), seq-1)
 		if rng.IntN(10) == 0 {
 			id := "c" + strconv.FormatUint(seq, 10)
 			if err := s.AddClient(&store.Client{ID: id}); err != nil {
@@ -90,7 +113,8 @@ func TestCrash(t *testing.T) {
 	}
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(7, 7))
-	var acked uint64
+	var acked, subsAcked uint64
+	ackFlushed := map[uint64]bool{} // acks made durable by SubStore.Flush
 	clients := map[string]bool{}
 	for i := range 20 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
@@ -130,6 +154,12 @@ func TestCrash(t *testing.T) {
 					}
 				case "ACK":
 					acked, _ = strconv.ParseUint(f[1], 10, 64)
+				case "SUBS":
+					from, _ := strconv.ParseUint(f[1], 10, 64)
+					subsAcked, _ = strconv.ParseUint(f[2], 10, 64)
+					for q := from; q < subsAcked; q++ {
+						ackFlushed[q] = true
+					}
 				case "CLIENT":
 					clients[f[1]] = true
 				default:
@@ -168,6 +198,15 @@ func TestCrash(t *testing.T) {
 		t.Fatalf("recovered last %d < acknowledged %d", last, acked)
 	}
 	checkMsgs(t, ms, 1, last)
+	subs := rs.Channels["foo"].Subs
+	if len(subs) != 1 || subs[0].Sub.LastSent < subsAcked {
+		t.Fatalf("recovered durable %+v; its sent records up to %d were flushed", subs[0].Sub, subsAcked)
+	}
+	for q := range subs[0].Pending {
+		if ackFlushed[q] {
+			t.Fatalf("sequence %d pending after recovery; its ack was flushed", q)
+		}
+	}
 	got := map[string]bool{}
 	for _, c := range rs.Clients {
 		got[c.ID] = true
