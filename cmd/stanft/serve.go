@@ -117,7 +117,10 @@ func (p *process) run(ctx context.Context) (code int) {
 	if scfg.FT {
 		// The FT datastore is opened only once this server wins the lock;
 		// until then the server holds an empty placeholder it never serves.
-		st, err = memstore.New(memstore.Config{Limits: o.Limits.Clone(), Logger: log.Named("memstore")})
+		var ms *memstore.Store
+		if ms, err = memstore.New(memstore.Config{Limits: o.Limits.Clone(), Logger: log.Named("memstore")}); err == nil {
+			st = standbyStore{Store: ms}
+		}
 	} else {
 		if o.StoreType == storeFile {
 			// A standalone server holds the datastore's lock too, so that no
@@ -190,6 +193,13 @@ func (p *process) run(ctx context.Context) (code int) {
 	}
 	return shutdownExitCode(ctx)
 }
+
+// standbyStore is the empty store an FT standby's server holds until it is
+// promoted: it is never served, and it reports the configured type (FILE)
+// so that /streaming/storez on a standby shows what the group uses.
+type standbyStore struct{ store.Store }
+
+func (standbyStore) Type() string { return store.TypeFile }
 
 // openStore opens the configured store. fence is the FT fencing check for a
 // FILE store (nil when standalone).

@@ -261,6 +261,9 @@ func TestRunFTMonitorHealth(t *testing.T) {
 			t.Errorf("%s: %d, want %d: %s", c.url, code, c.code, body)
 		}
 	}
+	if _, body := httpGet(t, standby+"/streaming/storez"); !strings.Contains(body, `"FILE"`) {
+		t.Errorf("standby storez: %s", body)
+	}
 	_, body := httpGet(t, standby+"/streaming/serverz")
 	if !strings.Contains(body, `"state": "FT_STANDBY"`) && !strings.Contains(body, `"state":"FT_STANDBY"`) {
 		t.Errorf("standby serverz: %s", body)
