@@ -304,3 +304,40 @@ func TestVerifyTornTailIsRepairable(t *testing.T) {
 		t.Fatal("Verify modified the datastore")
 	}
 }
+
+func TestOpenRefusesUnknownFormatAndBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, markerFile), []byte("stanft-store\nformat 9\ncrc-poly 1\n"), 0o640))
+	if _, err := Open(dir, testConfig(t)); !errors.Is(err, ErrUnknownFormat) {
+		t.Fatalf("Open of format 9 = %v; want ErrUnknownFormat", err)
+	}
+	for name, mod := range map[string]func(*Config){
+		"frag":     func(c *Config) { c.CompactFragmentation = 101 },
+		"buffer":   func(c *Config) { c.BufferSize = -1 },
+		"poly":     func(c *Config) { c.CRCPoly = 0 },
+		"parallel": func(c *Config) { c.ParallelRecovery = 0 },
+		"slices":   func(c *Config) { c.SliceMaxAge = -1 },
+		"limits":   func(c *Config) { c.Limits.MaxMsgs = -1 },
+	} {
+		cfg := testConfig(t)
+		mod(&cfg)
+		if _, err := Open(t.TempDir(), cfg); err == nil || !strings.Contains(err.Error(), "invalid config") {
+			t.Errorf("%s: Open = %v; want an invalid config error", name, err)
+		}
+	}
+	if err := (&Config{}).Validate(); err == nil {
+		t.Error("the zero Config validated")
+	}
+}
+
+// TestCRCPolyRecorded: a datastore keeps the polynomial it was created
+// with, whatever a later Config says.
+func TestCRCPolyRecorded(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t)
+	cfg.CRCPoly = 0x82F63B78 // Castagnoli
+	populate(t, dir, cfg, 10)
+	_, rs, err := recoverDir(t, dir, testConfig(t))
+	must(t, err)
+	checkMsgs(t, rs.Channels["foo"].Channel.Msgs, 1, 10)
+}
