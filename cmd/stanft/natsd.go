@@ -29,9 +29,9 @@ type embeddedNATS struct {
 func (o *options) monitorEnabled() bool { return o.NATS.HTTPPort != 0 || o.NATS.HTTPSPort != 0 }
 
 // prepareNATSOptions returns the options the embedded server runs with:
-// signals and logging are stanft's, and the NATS server binds no monitoring port: with
-// -m/-ms stanft's monitor listens on the user's port and serves the NATS
-// endpoints (/varz, ...) itself through monitor.NATSHandler.
+// signals and logging are stanft's, and the NATS server binds no monitoring
+// port: with -m/-ms stanft's monitor listens on the user's port and serves
+// the NATS endpoints (/varz, ...) itself through monitor.NATSHandler.
 func prepareNATSOptions(user *natsd.Options) *natsd.Options {
 	nopts := user.Clone()
 	nopts.NoSigs = true
