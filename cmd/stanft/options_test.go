@@ -494,3 +494,12 @@ func TestConfigEnvironmentVariables(t *testing.T) {
 		t.Fatalf("cid = %q", o.ClusterID)
 	}
 }
+
+func TestUsageShowsFTDefaults(t *testing.T) {
+	o := defaultOptions()
+	for _, want := range []string{"(default: " + o.FTHBInterval.String() + ")", "(default: " + o.FTHBMissed.String() + ")"} {
+		if !strings.Contains(usageText, want) {
+			t.Errorf("usage lacks %q", want)
+		}
+	}
+}
