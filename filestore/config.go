@@ -84,8 +84,12 @@ type Config struct {
 	// ParallelRecovery is how many channels Recover loads concurrently.
 	// Default 1.
 	ParallelRecovery int
-	// TruncateBadEOF is accepted for compatibility and has no effect:
-	// recovery always truncates a torn tail and never anything else.
+	// TruncateBadEOF lets recovery cut the newest message slice, subs.log
+	// and clients.log at their first bad record even when valid records
+	// follow (which is otherwise a CorruptionError): the operator's escape
+	// hatch, with data loss; the cut bytes are saved to a .broken file and
+	// logged. A torn tail is always truncated, with or without it.
+	// Default false.
 	TruncateBadEOF bool
 	// ReadBufferSize is the read-ahead of message lookups; 0 disables it.
 	// Default 2 MB.

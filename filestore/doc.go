@@ -159,8 +159,10 @@
 //
 // # Options without effect
 //
-// TruncateBadEOF is accepted and ignored: a torn tail is always truncated
-// (SPEC D10) and nothing else ever is. DoCRC false only skips checksum
+// TruncateBadEOF does not enable torn-tail truncation (always on, SPEC D10):
+// it lets an operator restart after a CorruptionError in the newest slice,
+// subs.log or clients.log by cutting that file at the bad record, whatever
+// follows (data loss; the bytes are saved to .broken). DoCRC false only skips checksum
 // verification on Lookup; recovery and Verify always verify. FDsLimit is a
 // soft cap applied once a second by closing the files of older slices (the
 // newest slice of every channel and open subs.log files stay open). CRCPoly

@@ -218,12 +218,18 @@ func (r *recoverer) scanLog(path string, ok validTypes, fn func(off int64, typ b
 		return fmt.Errorf("filestore: open %s: %w", path, err)
 	}
 	defer f.Close()
-	res, err := scanRecords(f, path, size, 0, r.s.tab, ok, fn)
+	res, err := scanRecords(f, path, size, 0, r.s.tab, ok, r.cutBad(), fn)
 	if err != nil {
 		return err
 	}
 	return r.tornTail(f, path, res, size)
 }
+
+// cutBad reports whether Config.TruncateBadEOF asks to cut the end of the
+// newest file at its first bad record, whatever follows (an operator's
+// choice after reading a CorruptionError; the cut bytes are saved to
+// .broken).
+func (r *recoverer) cutBad() bool { return r.fix && r.s.cfg.TruncateBadEOF }
 
 func (r *recoverer) tornTail(f file, path string, res scanResult, size int64) error {
 	if !res.torn {
@@ -539,7 +545,7 @@ func (r *recoverer) slice(ms *msgStore, num int, last bool) (*slice, error) {
 		rebuilt = rebuilt[:0]
 		return nil
 	}
-	res, err := scanRecords(dat, sl.datPath, datSize, 0, s.tab, func(t byte) bool { return t == recMsg },
+	res, err := scanRecords(dat, sl.datPath, datSize, 0, s.tab, func(t byte) bool { return t == recMsg }, last && r.cutBad(),
 		func(off int64, _ byte, payload []byte) error {
 			var e idxEntry
 			matched := false

@@ -341,3 +341,29 @@ func TestCRCPolyRecorded(t *testing.T) {
 	must(t, err)
 	checkMsgs(t, rs.Channels["foo"].Channel.Msgs, 1, 10)
 }
+
+// TestTruncateBadEOF: the operator's escape hatch cuts the newest file at
+// its first bad record even though valid records follow.
+func TestTruncateBadEOF(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t)
+	populate(t, dir, cfg, 5)
+	p := filepath.Join(chanDir(dir, "foo"), sliceDatName(1))
+	off := recordOffsets(t, p)[2]
+	b, err := os.ReadFile(p)
+	must(t, err)
+	b[off+frameHeaderSize+1] ^= 0x40
+	must(t, os.WriteFile(p, b, 0o640))
+	s, _, err := recoverDir(t, dir, cfg)
+	asCorruption(t, err)
+	must(t, s.Close())
+	cfg.TruncateBadEOF = true
+	_, rs, err := recoverDir(t, dir, cfg)
+	must(t, err)
+	checkMsgs(t, rs.Channels["foo"].Channel.Msgs, 1, 2)
+	broken, err := os.ReadFile(p + brokenSuffix)
+	must(t, err)
+	if int64(len(broken)) != int64(len(b))-off {
+		t.Fatalf(".broken holds %d bytes; want %d", len(broken), int64(len(b))-off)
+	}
+}

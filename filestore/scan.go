@@ -67,8 +67,10 @@ type scanResult struct {
 // scanRecords reads every record of f (size bytes) from offset from, calling
 // fn for each valid one. The first invalid record (short, bad length, bad
 // type, bad checksum) ends the scan: if no valid record starts anywhere after
-// it, the rest is a torn tail; otherwise it is a *CorruptionError.
-func scanRecords(f file, path string, size, from int64, tab *crc32.Table, ok validTypes,
+// it, the rest is a torn tail; otherwise it is a *CorruptionError, unless
+// cutBad is set (Config.TruncateBadEOF), which makes the rest a tail to cut
+// whatever follows.
+func scanRecords(f file, path string, size, from int64, tab *crc32.Table, ok validTypes, cutBad bool,
 	fn func(off int64, typ byte, payload []byte) error) (scanResult, error) {
 	r := newChunkReader(f, size, from)
 	for {
@@ -103,6 +105,9 @@ func scanRecords(f file, path string, size, from int64, tab *crc32.Table, ok val
 			}
 		}
 		if bad != nil {
+			if cutBad {
+				return scanResult{valid: off, torn: true}, nil
+			}
 			later, err := findValidRecord(f, off+1, size, tab, ok)
 			if err != nil {
 				return scanResult{}, err
