@@ -524,6 +524,7 @@ func (r *recoverer) slice(ms *msgStore, num int, last bool) (*slice, error) {
 	var idxR *chunkReader
 	if idx != nil {
 		idxR = newChunkReader(idx, int64(idxEntries)*idxEntrySize, 0)
+		defer idxR.release()
 	}
 	var (
 		k           int

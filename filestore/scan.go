@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"sync"
 )
 
 // scanChunk is the read size of recovery scans.
@@ -21,8 +22,25 @@ type chunkReader struct {
 	pos  int
 }
 
+// chunkPool recycles scan buffers across files and recoveries.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, scanChunk); return &b }}
+
 func newChunkReader(f file, size int64, from int64) *chunkReader {
-	return &chunkReader{f: f, size: size, off: from, buf: make([]byte, max(min(scanChunk, size-from), 64))}
+	if size-from < scanChunk/16 {
+		// Small files (most channels of a large datastore) do not need
+		// a pooled megabyte.
+		return &chunkReader{f: f, size: size, off: from, buf: make([]byte, max(size-from, 64))}
+	}
+	return &chunkReader{f: f, size: size, off: from, buf: *chunkPool.Get().(*[]byte)}
+}
+
+// release recycles the reader's buffer; the reader must not be used again.
+func (r *chunkReader) release() {
+	if cap(r.buf) == scanChunk {
+		b := r.buf[:scanChunk]
+		chunkPool.Put(&b)
+	}
+	r.buf = nil
 }
 
 // offset is the file offset of the next byte.
@@ -73,6 +91,7 @@ type scanResult struct {
 func scanRecords(f file, path string, size, from int64, tab *crc32.Table, ok validTypes, cutBad bool,
 	fn func(off int64, typ byte, payload []byte) error) (scanResult, error) {
 	r := newChunkReader(f, size, from)
+	defer r.release()
 	for {
 		off := r.offset()
 		if off == size {
