@@ -142,7 +142,7 @@ var unsupportedFlags = map[string]string{
 }
 
 const (
-	reasonClustering = "Raft clustering is not implemented; use --ft_group with a shared FILE store"
+	reasonClustering = "use --ft_group with a shared FILE store"
 	reasonSQL        = "the SQL store is not implemented; use -st FILE (with --ft_group for fault tolerance)"
 	reasonEncryption = "at-rest encryption is not implemented"
 	reasonPartition  = "partitioning is not implemented; run one server (or FT group) per cluster ID"

@@ -379,7 +379,7 @@ func TestOptionErrors(t *testing.T) {
 		{"routes without cluster", []string{"--routes", "nats://127.0.0.1:6222"}, "", "solicited routes require cluster capabilities, e.g. --cluster"},
 		{"ft timing", []string{"--ft_hb_interval", "1s", "--ft_hb_missed_interval", "1s"}, "", "--ft_hb_missed_interval"},
 		{"log format", []string{"--log_format", "xml"}, "", "--log_format"},
-		{"clustered", []string{"--clustered"}, "", "--clustered is not supported: Raft clustering is not implemented; use --ft_group with a shared FILE store"},
+		{"clustered", []string{"--clustered"}, "", "--clustered is not supported: use --ft_group with a shared FILE store"},
 		{"cluster_node_id", []string{"--cluster_node_id", "a"}, "", "--cluster_node_id is not supported"},
 		{"cluster_peers", []string{"--cluster_peers", "a,b"}, "", "--cluster_peers is not supported"},
 		{"cluster_log_path", []string{"--cluster_log_path", dir}, "", "--cluster_log_path is not supported"},
