@@ -118,6 +118,13 @@ func (s *Server) recoverChannel(name string, rc *store.RecoveredChannel) ([]*sub
 		}
 		sb := newSub(c)
 		sb.st = *rsub.Sub
+		// Guard against impossible stored values (the client's defaults).
+		if sb.st.AckWaitInSecs <= 0 {
+			sb.st.AckWaitInSecs = 30
+		}
+		if sb.st.MaxInFlight <= 0 {
+			sb.st.MaxInFlight = 1024
+		}
 		sb.ackWait = time.Duration(sb.st.AckWaitInSecs) * time.Second
 		for seq := range rsub.Pending {
 			sb.pending[seq] = 0
