@@ -191,6 +191,9 @@ func startComposePair(t *testing.T) *composePair {
 	copyFile(t, filepath.Join(root, "deploy", "rootfs", "data", ".keep"), filepath.Join(ctxDir, "deploy", "rootfs", "data", ".keep"), 0o644)
 	p.run(nil, "docker", "build", "-q", "-f", filepath.Join(root, "deploy", "Dockerfile"), "-t", image, ctxDir)
 	t.Cleanup(func() { p.dockerQuiet("rmi", "-f", image) })
+	if u := strings.TrimSpace(p.run(nil, "docker", "image", "inspect", "--format", "{{.Config.User}}", image)); u != "10001:10001" {
+		t.Errorf("image runs as %q, want the non-root 10001:10001", u)
+	}
 
 	ports := make([]int, 4)
 	for i := range ports {
