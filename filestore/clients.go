@@ -62,15 +62,20 @@ func (cl *clientLog) maybeCompact() {
 	if !cl.log.shouldCompact(len(cl.clients)) {
 		return
 	}
-	var data []byte
-	for _, c := range cl.clients {
-		data = appendFrame(data, cl.s.tab, recClientAdd, encodeClient(c))
-	}
-	if err := cl.log.replace(data, len(cl.clients)); err != nil {
+	if err := cl.rewrite(); err != nil {
 		cl.s.log.Error("compacting clients failed", "file", cl.log.path, "error", err)
 		return
 	}
 	cl.s.log.Debug("compacted clients", "file", cl.log.path, "clients", len(cl.clients))
+}
+
+// rewrite replaces clients.log with the live registrations.
+func (cl *clientLog) rewrite() error {
+	var data []byte
+	for _, c := range cl.clients {
+		data = appendFrame(data, cl.s.tab, recClientAdd, encodeClient(c))
+	}
+	return cl.log.replace(data, len(cl.clients))
 }
 
 func (cl *clientLog) close() error { return cl.log.close(true) }

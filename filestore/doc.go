@@ -33,6 +33,16 @@
 // still does. ReadServerInfo and Verify only read, take no lock, and may run
 // anywhere (a standby, `stanft store verify`).
 //
+// Fencing narrows, but cannot close, the window between a successful
+// Fence check and the write that follows it: a process that loses the lock
+// while alive (an NFS lease lost in a partition) and stalls exactly there
+// may still write one batch after the new active recovered. With a local or
+// NFSv4 flock a paused (SIGSTOP) process keeps its lock, so no standby takes
+// over while it is paused. A late batch can only land after the new
+// active's recovered end of a file; it is then found as damage by the next
+// recovery or Verify, never merged silently into acknowledged data, because
+// every record and index entry is checksummed and sequences must increase.
+//
 // # Records
 //
 // Every record, in every file, is framed as

@@ -56,6 +56,7 @@ type msgStore struct {
 	toSync      []*slice // rolled slices not fsynced yet
 	dirDirty    bool     // slice files were created since the last fsync
 	needRepair  bool     // the last slice must be cut back to the written sizes
+	rollFirst   bool     // roll to a new slice before the first Store (FT, see detach)
 	deferWrites bool     // an early write failed: no more until the next Flush
 	dur         durPoint // state as of the last successful flush
 	pend        []pendMsg
@@ -217,7 +218,7 @@ func (ms *msgStore) writeFailed(err error) {
 // in use (and its buffer stays unwritten) until the next Flush.
 func (ms *msgStore) current(now time.Time) (*slice, error) {
 	cur := ms.cur()
-	if cur != nil && (ms.deferWrites || !ms.shouldRoll(cur, now)) {
+	if cur != nil && !ms.rollFirst && (ms.deferWrites || !ms.shouldRoll(cur, now)) {
 		return cur, nil
 	}
 	if err := ms.s.fence(); err != nil {
@@ -239,9 +240,17 @@ func (ms *msgStore) current(now time.Time) (*slice, error) {
 		}
 		return nil, err
 	}
-	if cur != nil {
+	switch {
+	case cur != nil && cur.count == 0:
+		// Only rollFirst rolls an empty slice: delete it rather than
+		// keep an empty slice that is not the newest.
+		ms.slices = ms.slices[:len(ms.slices)-1]
+		ms.toSync = slices.DeleteFunc(ms.toSync, func(x *slice) bool { return x == cur })
+		cur.remove(ms.s, "")
+	case cur != nil:
 		ms.toSync = append(ms.toSync, cur)
 	}
+	ms.rollFirst = false
 	ms.slices = append(ms.slices, sl)
 	ms.datWritten, ms.idxWritten, ms.datSynced = 0, 0, 0
 	ms.dirDirty = true

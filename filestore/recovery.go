@@ -101,6 +101,11 @@ func (r *recoverer) run(ctx context.Context) (*store.ServerInfo, []*channel, err
 	if err := r.clients(); err != nil {
 		return nil, nil, err
 	}
+	if r.detach() && len(s.clients.clients) > 0 {
+		if err := s.clients.rewrite(); err != nil {
+			return nil, nil, err
+		}
+	}
 	dirs, err := r.channelDirs()
 	if err != nil {
 		return nil, nil, err
@@ -417,9 +422,24 @@ func (r *recoverer) channel(dir string) (*channel, error) {
 		if err != nil {
 			return ch, err
 		}
+		if r.detach() {
+			ss.mu.Lock()
+			err := ss.log.replace(ss.snapshot(), ss.liveRecords())
+			ss.mu.Unlock()
+			if err != nil {
+				return ch, err
+			}
+		}
 	}
 	return ch, nil
 }
+
+// detach reports whether recovery must stop appending to files a previous
+// incarnation may still hold open (FT mode, see doc.go "Fencing"): the
+// newest slice is rolled at the first Store, and subs.log and clients.log
+// are rewritten (tmp, rename), so a late write by a fenced-off process lands
+// in a file nobody appends to any more.
+func (r *recoverer) detach() bool { return r.fix && r.s.cfg.Fence != nil }
 
 // messages recovers the slices of a channel.
 func (r *recoverer) messages(ms *msgStore, nums []int) error {
@@ -463,6 +483,7 @@ func (r *recoverer) messages(ms *msgStore, nums []int) error {
 		ms.datWritten, ms.idxWritten, ms.datSynced = cur.datSize, cur.count, cur.datSize
 	}
 	ms.markDurable(true)
+	ms.rollFirst = r.detach()
 	if r.fix {
 		ms.enforceLimits()
 		if err := ms.expireLocked(time.Now()); err != nil {
