@@ -410,14 +410,24 @@ func configFile(t *testing.T, m *manifests) (path, content string) {
 func serverConfig(t *testing.T, m *manifests) map[string]any {
 	t.Helper()
 	_, content := configFile(t, m)
-	cfg, err := conf.Parse(content)
+	cfg, err := parseConfText(content)
 	if err != nil {
 		t.Fatalf("config file: %v", err)
 	}
-	if s, ok := cfg["streaming"].(map[string]any); ok {
-		return s
-	}
 	return cfg
+}
+
+// parseConfText parses a configuration file with the NATS conf parser and
+// returns its streaming keys (the streaming block when present).
+func parseConfText(content string) (map[string]any, error) {
+	cfg, err := conf.Parse(content)
+	if err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	if s, ok := cfg["streaming"].(map[string]any); ok {
+		return s, nil
+	}
+	return cfg, nil
 }
 
 // knownKeys are the configuration keys of SPEC §10.3 stanft implements (the
