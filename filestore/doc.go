@@ -36,12 +36,16 @@
 // Fencing narrows, but cannot close, the window between a successful
 // Fence check and the write that follows it: a process that loses the lock
 // while alive (an NFS lease lost in a partition) and stalls exactly there
-// may still write one batch after the new active recovered. With a local or
-// NFSv4 flock a paused (SIGSTOP) process keeps its lock, so no standby takes
-// over while it is paused. A late batch can only land after the new
-// active's recovered end of a file; it is then found as damage by the next
-// recovery or Verify, never merged silently into acknowledged data, because
-// every record and index entry is checksummed and sequences must increase.
+// may still write one batch after a new active recovered. (With a local or
+// NFSv4 flock a paused, SIGSTOPped, process keeps its lock, so no standby
+// takes over while it is paused.) So that such a late batch is never merged
+// silently into acknowledged data, recovery in FT mode (Config.Fence set)
+// never appends to a file the previous active had open: the first Store
+// starts a new slice, and subs.log and clients.log are rewritten (tmp,
+// rename), so late writes land in a slice nobody appends to (found as damage
+// by the next recovery or Verify, since records are checksummed and
+// sequences must increase) or in an unlinked file. The rewrite costs two
+// fsyncs per channel with subscriptions at activation.
 //
 // # Records
 //
