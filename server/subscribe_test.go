@@ -394,3 +394,51 @@ func TestHeartbeatFailureFlagsQueueMember(t *testing.T) {
 		}
 	}
 }
+
+// The client's subscribe-timeout cleanup closes by delivery inbox.
+func TestSubCloseByDeliveryInbox(t *testing.T) {
+	s, url := start(t, nil)
+	sc := connect(t, url, "c")
+	if _, err := sc.Subscribe("foo", func(*stan.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	cz, _ := s.Channel("foo", true)
+	inbox := cz.Subscriptions[0].Inbox
+	nc := natsConn(t, url)
+	req, _ := (&pb.UnsubscribeRequest{ClientID: "c", Subject: "foo", Inbox: inbox}).Marshal()
+	msg, err := nc.Request("_STAN.subclose."+clusterID, req, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp pb.SubscriptionResponse
+	if err := resp.Unmarshal(msg.Data); err != nil || resp.Error != "" {
+		t.Fatalf("sub close: %v %q", err, resp.Error)
+	}
+	if cz, _ := s.Channel("foo", false); cz.SubsCount != 0 {
+		t.Fatalf("subs = %d", cz.SubsCount)
+	}
+}
+
+// A queue group whose members are all stalled resumes when one acks.
+func TestQueueGroupStallAndResume(t *testing.T) {
+	_, url := start(t, nil)
+	sc := connect(t, url, "c")
+	ch, h := msgChan(100)
+	for i := 0; i < 2; i++ {
+		if _, err := sc.QueueSubscribe("foo", "q", h, stan.SetManualAckMode(), stan.MaxInflight(1), stan.AckWait(30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publishN(t, sc, "foo", 4)
+	a := recv(t, ch, 2*time.Second)
+	b := recv(t, ch, 2*time.Second)
+	noMsg(t, ch, 200*time.Millisecond)
+	_ = a.Ack()
+	c := recv(t, ch, 2*time.Second)
+	_ = b.Ack()
+	d := recv(t, ch, 2*time.Second)
+	seqs := map[uint64]bool{a.Sequence: true, b.Sequence: true, c.Sequence: true, d.Sequence: true}
+	if len(seqs) != 4 || c.Redelivered || d.Redelivered {
+		t.Fatalf("deliveries %d %d %d %d", a.Sequence, b.Sequence, c.Sequence, d.Sequence)
+	}
+}
