@@ -88,8 +88,12 @@ func Verify(dir string, cfg Config) (*VerifyReport, error) {
 	fatal := func(err error) error {
 		var ce *CorruptionError
 		if errors.As(err, &ce) {
-			r.problem(Problem{File: ce.File, Offset: ce.Offset, Fatal: true, What: ce.Err.Error(),
-				Action: "restore the datastore from a backup, or move the damaged file aside accepting the loss of its data"})
+			action := "restore the datastore from a backup, or move the damaged file aside accepting the loss of its data"
+			if cuttable(s.fs, ce.File) {
+				action = "restore the datastore from a backup, or start once with --file_truncate_bad_eof " +
+					"to cut this file at this offset, losing what follows (saved to a .broken file)"
+			}
+			r.problem(Problem{File: ce.File, Offset: ce.Offset, Fatal: true, What: ce.Err.Error(), Action: action})
 			return nil
 		}
 		return err
@@ -129,6 +133,29 @@ func Verify(dir string, cfg Config) (*VerifyReport, error) {
 	rep.Problems = r.problems
 	sortProblems(rep.Problems)
 	return rep, nil
+}
+
+// cuttable reports whether Config.TruncateBadEOF applies to path: subs.log,
+// clients.log, or the newest slice of a channel.
+func cuttable(fsys vfs, path string) bool {
+	base := filepath.Base(path)
+	if base == subsFile || base == clientsFile {
+		return true
+	}
+	n, ext, ok := parseSliceName(base)
+	if !ok || ext != "dat" {
+		return false
+	}
+	ents, err := fsys.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if m, _, ok := parseSliceName(e.Name()); ok && m > n {
+			return false
+		}
+	}
+	return true
 }
 
 // openReadOnly builds a Store for reading dir without creating anything.
