@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -313,4 +314,22 @@ func (m *Member) Channelz(name string) (Channelz, error) {
 		return c, fmt.Errorf("e2e: %s channelsz: %w", m.Name(), err)
 	}
 	return c, nil
+}
+
+// Get fetches a monitoring path (e.g. "/streaming/serverz") and returns the
+// body.
+func (m *Member) Get(path string) (string, error) {
+	resp, err := m.http.Get(m.MonitorURL() + path)
+	if err != nil {
+		return "", fmt.Errorf("e2e: %s GET %s: %w", m.Name(), path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("e2e: %s GET %s: %w", m.Name(), path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("e2e: %s GET %s: status %d", m.Name(), path, resp.StatusCode)
+	}
+	return string(b), nil
 }

@@ -93,6 +93,7 @@ func (s *scenario) verify(pub *Publisher, sub *Subscriber, channel string, failo
 	if sub != nil {
 		if err := sub.WaitIDs(ids, 30*time.Second); err != nil {
 			t.Error(err)
+			s.logChannel(channel)
 		}
 		if err := CheckDeliveryOrder(sub.Deliveries(), failovers); err != nil {
 			t.Error(err)
@@ -155,4 +156,16 @@ func (s *scenario) checkStates(w *StateWatcher) {
 	if err := w.CheckSingleActive(); err != nil {
 		s.t.Error(err)
 	}
+}
+
+// logChannel logs the active's view of a channel and its subscriptions, to
+// explain a delivery failure.
+func (s *scenario) logChannel(channel string) {
+	m, err := s.g.Active()
+	if err != nil || m == nil {
+		s.t.Logf("no single active to ask about %s: %v", channel, err)
+		return
+	}
+	body, err := m.Get("/streaming/channelsz?channel=" + channel + "&subs=1")
+	s.t.Logf("%s channelsz of %s: %s (%v)", m.Name(), channel, body, err)
 }

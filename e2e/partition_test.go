@@ -55,12 +55,17 @@ func TestPartitionActive(t *testing.T) {
 // (SPEC D7: an active that lost NATS for longer than the missed interval
 // stands down), and nothing acknowledged may be lost.
 //
-// Known failure: no member sets a NATS PING interval, so a silent partition
-// is noticed only after the nats.go default (2 min x 2 PINGs) and nobody takes
-// over for minutes. Opt in until fixed: STANFT_E2E_BLACKHOLE=1.
+// Known failures (19:30 UTC), so it is opt-in: STANFT_E2E_BLACKHOLE=1.
+//  1. Takeover takes ~7 s: the blackholed active decides to stand down ~2.3 s
+//     after the cut, but its demotion then blocks ~3 s (its NATS writes
+//     hang on the silent connection) before it releases the lock.
+//  2. After the takeover the new active never delivers the backlog to the
+//     recovered, online durable: its channelsz shows last_sent 304 <
+//     last_seq 711, pending_count 0, is_stalled false, and nothing arrives
+//     for 30 s although publishes keep coming.
 func TestBlackholeActive(t *testing.T) {
 	if os.Getenv("STANFT_E2E_BLACKHOLE") == "" {
-		t.Skip("known failure (no takeover for minutes on a silent partition); set STANFT_E2E_BLACKHOLE=1 to run")
+		t.Skip("known failures (slow demotion, recovered durable backlog not delivered); set STANFT_E2E_BLACKHOLE=1 to run")
 	}
 	s := newScenario(t, scenarioOpts{members: 2, proxy: true})
 	w := WatchStates(s.g, 20*time.Millisecond)
@@ -83,6 +88,10 @@ func TestBlackholeActive(t *testing.T) {
 	}
 	if d, ok := OutageAfter(pub.Acks(), cutAt, 30*time.Second); ok {
 		t.Logf("blackhole: %s active; publish outage %v", next.Name(), d.Round(time.Millisecond))
+		// Detection by PINGs, stand-down, lock: a few missed intervals.
+		if d > 5*time.Second {
+			t.Errorf("publish outage %v on a silent partition, want < 5s", d.Round(time.Millisecond))
+		}
 	}
 	if err := old.WaitState(StateStandby, 10*time.Second); err != nil && old.Running() {
 		t.Errorf("blackholed active did not stand down: %v", err)
