@@ -264,6 +264,9 @@ func (s *Server) onClose(m *nats.Msg) {
 	}
 	// Acks and publishes the client sent before closing are processed first.
 	s.barrier(true)
+	if s.ctx.Err() != nil {
+		return // deactivated meanwhile: change nothing
+	}
 	if !s.closeClient(req.ClientID) {
 		s.replyClose(m.Reply, errUnknownClient)
 		return

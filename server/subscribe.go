@@ -52,6 +52,10 @@ func (s *Server) onSubscribe(m *nats.Msg) {
 		s.replySub(m.Reply, "", err.Error())
 		return
 	}
+	if s.ctx.Err() != nil {
+		_ = ackSub.Unsubscribe()
+		return // deactivated meanwhile: change nothing
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	sb, resumed, errText := s.addSub(c, cl, req, ackInbox, ackSub)
@@ -295,6 +299,9 @@ func (s *Server) handleUnsub(m *nats.Msg, unsub bool) {
 	}
 	// Acks the client sent before this request are processed first.
 	s.barrier(false)
+	if s.ctx.Err() != nil {
+		return // deactivated meanwhile: change nothing
+	}
 	c := s.lookupChannel(req.Subject)
 	if c == nil {
 		s.replyUnsub(m.Reply, errUnknownChannel)
