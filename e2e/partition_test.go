@@ -62,7 +62,12 @@ func TestPartitionActive(t *testing.T) {
 //  2. After the takeover the new active never delivers the backlog to the
 //     recovered, online durable: its channelsz shows last_sent 304 <
 //     last_seq 711, pending_count 0, is_stalled false, and nothing arrives
-//     for 30 s although publishes keep coming.
+//     for 30 s although publishes keep coming. Likely cause (server/): a
+//     recovered sub with pending messages is put on hold, and only its last
+//     recovery redelivery pass (a timer) releases the hold; but ackSeq stops
+//     that timer as soon as acks empty the pending set (deliver.go ackSeq:
+//     "if len(sb.pending) == 0 { sb.stopTimer() }"), so when the client acks
+//     the recovered messages before that pass, the hold is never released.
 func TestBlackholeActive(t *testing.T) {
 	if os.Getenv("STANFT_E2E_BLACKHOLE") == "" {
 		t.Skip("known failures (slow demotion, recovered durable backlog not delivered); set STANFT_E2E_BLACKHOLE=1 to run")
