@@ -90,14 +90,14 @@ func NewGroup(t testing.TB, cfg GroupConfig) *Group {
 func StartGroup(t testing.TB, cfg GroupConfig) *Group {
 	t.Helper()
 	g := NewGroup(t, cfg)
-	if err := g.Members[0].Start(); err != nil {
+	if err := g.StartMember(g.Members[0]); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := g.WaitActive(15*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range g.Members[1:] {
-		if err := m.Start(); err != nil {
+		if err := g.StartMember(m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,22 +109,56 @@ func StartGroup(t testing.TB, cfg GroupConfig) *Group {
 	return g
 }
 
-func (g *Group) newMember(i int) *Member {
+// StartMember starts m and waits until its monitoring port answers. Other
+// programs may take a port between FreePort and the bind: if m exits because
+// its port is in use, it is retried on a new port (three attempts).
+func (g *Group) StartMember(m *Member) error {
+	for attempt := 0; ; attempt++ {
+		mark := m.Mark()
+		if err := m.Start(); err != nil {
+			return err
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for m.Running() && time.Now().Before(deadline) {
+			if _, err := m.Serverz(); err == nil {
+				return nil
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if m.Running() {
+			return fmt.Errorf("e2e: %s: monitoring port %d not answering after 15s", m.Name(), m.MonitorPort)
+		}
+		if _, err := m.WaitLogAfter(mark, `address already in use`, 0); err != nil || attempt == 2 {
+			code, _ := m.ExitCode()
+			return fmt.Errorf("e2e: %s exited at start-up (code %d)", m.Name(), code)
+		}
+		m.MonitorPort = FreePort(g.t)
+		m.SetArgs(g.memberArgs(m.Proxy, m.MonitorPort)...)
+	}
+}
+
+// memberArgs is the command line of a member.
+func (g *Group) memberArgs(proxy *Proxy, port int) []string {
 	natsURL := g.cfg.NATSURL
-	var proxy *Proxy
-	if g.cfg.Proxy {
-		proxy = NewProxy(g.t, hostPort(g.cfg.NATSURL))
+	if proxy != nil {
 		natsURL = proxy.URL()
 	}
-	port := FreePort(g.t)
 	args := []string{
 		"-st", "FILE", "--dir", g.cfg.Dir,
 		"--ft_group", g.cfg.FTGroup, "-cid", g.cfg.ClusterID,
 		"-ns", natsURL, "-a", "127.0.0.1", "-m", strconv.Itoa(port),
 	}
-	args = append(args, g.cfg.ExtraArgs...)
+	return append(args, g.cfg.ExtraArgs...)
+}
+
+func (g *Group) newMember(i int) *Member {
+	var proxy *Proxy
+	if g.cfg.Proxy {
+		proxy = NewProxy(g.t, hostPort(g.cfg.NATSURL))
+	}
+	port := FreePort(g.t)
 	return &Member{
-		Process:     NewProcess(g.t, fmt.Sprintf("stanft-%d", i), g.cfg.Bin, args...),
+		Process:     NewProcess(g.t, fmt.Sprintf("stanft-%d", i), g.cfg.Bin, g.memberArgs(proxy, port)...),
 		Index:       i,
 		MonitorPort: port,
 		Proxy:       proxy,
