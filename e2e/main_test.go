@@ -127,12 +127,16 @@ func startNATSProcess(bin, logPath string) (*exec.Cmd, string, error) {
 // stopped in t.Cleanup. Returns its URL.
 func StartNATS(t *testing.T) (*Process, string) {
 	t.Helper()
-	port := FreePort(t)
-	p := StartProcess(t, "natsd", natsdBin, "-a", "127.0.0.1", "-p", strconv.Itoa(port))
-	if _, err := p.WaitLog("natsd: ready", 10*time.Second); err != nil {
-		t.Fatal(err)
+	for attempt := 0; ; attempt++ {
+		port := FreePort(t)
+		p := StartProcess(t, "natsd", natsdBin, "-a", "127.0.0.1", "-p", strconv.Itoa(port))
+		if _, err := p.WaitLog("natsd: ready", 10*time.Second); err == nil {
+			return p, fmt.Sprintf("nats://127.0.0.1:%d", port)
+		} else if attempt == 2 || p.Running() {
+			t.Fatal(err)
+		}
+		// The port was taken meanwhile: try another one.
 	}
-	return p, fmt.Sprintf("nats://127.0.0.1:%d", port)
 }
 
 func freePort() (int, error) {
