@@ -33,6 +33,8 @@ type SubscriberConfig struct {
 	AckWait time.Duration
 	// MaxInflight is the subscription's max in flight. Default 1024.
 	MaxInflight int
+	// AckDelay delays every ack (a slow consumer); 0 acks at once.
+	AckDelay time.Duration
 }
 
 // Subscriber is a manual-ack subscription that records every delivery and
@@ -120,6 +122,10 @@ func (s *Subscriber) onMsg(m *stan.Msg) {
 		s.seen[id] = true
 	}
 	s.mu.Unlock()
+	if s.cfg.AckDelay > 0 {
+		time.AfterFunc(s.cfg.AckDelay, func() { _ = m.Ack() })
+		return
+	}
 	_ = m.Ack()
 }
 

@@ -1,0 +1,35 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+)
+
+// TestKillActiveSlowConsumer: SIGKILL of the active while a durable acks
+// each message only after more than its ack wait, so the new active recovers
+// many pending, already expired messages (redelivered spread out) that the
+// client then acknowledges on its own. Delivery must go on afterwards.
+func TestKillActiveSlowConsumer(t *testing.T) {
+	s := newScenario(t, scenarioOpts{members: 2})
+	w := WatchStates(s.g, 20*time.Millisecond)
+	const channel = "slow"
+	slow := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("slow"), Channel: channel, Durable: "slow",
+		AckWait: time.Second, AckDelay: 1200 * time.Millisecond})
+	pub := s.publisher(channel, time.Millisecond)
+	if err := pub.WaitAcks(1500, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	old := s.g.Members[0]
+	before := pub.AckCount()
+	if err := old.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.g.WaitActive(15*time.Second, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.WaitAcks(before+1500, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	s.verify(pub, slow, channel, 1)
+	s.checkStates(w)
+}
