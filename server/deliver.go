@@ -32,6 +32,10 @@ type sub struct {
 
 	timer   *time.Timer
 	timerOn bool
+
+	// sendDeferred: an ack on this sub's inbox un-stalled it (or, for a
+	// queue member, its group) and sending waits for the queued acks.
+	sendDeferred bool
 }
 
 // group is a queue group of one channel.
@@ -261,8 +265,25 @@ func (s *Server) onAck(c *channel, m *nats.Msg) {
 	s.ackSeq(holder, seq, true)
 	if holder.stalled && !holder.full() {
 		holder.stalled = false
-		s.sendAvailable(holder)
+		sb.sendDeferred = true
 	}
+	// Resume sending once the acks already queued on this ack inbox are
+	// processed: a burst of acks then gives one burst of messages instead
+	// of one send per ack. A queued ack always runs this callback again.
+	if sb.sendDeferred && !moreQueued(m) {
+		sb.sendDeferred = false
+		s.sendAvailable(sb)
+	}
+}
+
+// moreQueued reports whether messages are queued behind m on its
+// subscription (Pending counts m itself until its callback returns).
+func moreQueued(m *nats.Msg) bool {
+	if m.Sub == nil {
+		return false
+	}
+	n, _, err := m.Sub.Pending()
+	return err == nil && n > 1
 }
 
 // ackSeq removes seq from sb's pending set. A real ack also forgets the

@@ -70,6 +70,11 @@ func TestDurableSurvivesConnectionClose(t *testing.T) {
 	}
 	publishN(t, sc, "foo", 1)
 	recv(t, ch, 2*time.Second)
+	// The client auto-acks after the handler returns.
+	waitFor(t, 2*time.Second, "auto ack", func() bool {
+		cz, _ := s.Channel("foo", true)
+		return len(cz.Subscriptions) == 1 && cz.Subscriptions[0].PendingCount == 0
+	})
 	if err := sc.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -398,6 +398,8 @@ func (s *Server) removeSub(sb *sub, unsub bool) {
 		case len(g.members) > 0:
 			s.handOver(sb, g)
 			del()
+			// Its deferred sends, if any, are the group's.
+			s.sendAvailableGroup(c, g)
 		case g.durable && !unsub:
 			sb.st.LastSent = g.lastSent
 			goOffline()
