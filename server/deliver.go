@@ -234,18 +234,30 @@ func (s *Server) onAck(c *channel, m *nats.Msg) {
 	}
 	defer s.exit()
 	subject, seq, err := parseAck(m.Data)
-	if err != nil {
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.deleted || string(subject) != c.name {
+	if c.deleted {
 		return
 	}
 	sb := c.acks[m.Subject]
 	if sb == nil {
 		return
 	}
+	if err == nil && string(subject) == c.name {
+		s.processAck(sb, seq)
+	}
+	// Resume sending once the acks already queued on this ack inbox are
+	// processed: a burst of acks then gives one burst of messages instead
+	// of one send per ack. A queued message always runs this callback
+	// again, valid ack or not.
+	if sb.sendDeferred && !moreQueued(m) {
+		sb.sendDeferred = false
+		s.sendAvailable(sb)
+	}
+}
+
+// processAck acknowledges seq received on sb's ack inbox. c.mu held.
+func (s *Server) processAck(sb *sub, seq uint64) {
 	holder := sb
 	if _, ok := sb.pending[seq]; !ok {
 		// A queue member may ack a message that was reassigned.
@@ -266,13 +278,6 @@ func (s *Server) onAck(c *channel, m *nats.Msg) {
 	if holder.stalled && !holder.full() {
 		holder.stalled = false
 		sb.sendDeferred = true
-	}
-	// Resume sending once the acks already queued on this ack inbox are
-	// processed: a burst of acks then gives one burst of messages instead
-	// of one send per ack. A queued ack always runs this callback again.
-	if sb.sendDeferred && !moreQueued(m) {
-		sb.sendDeferred = false
-		s.sendAvailable(sb)
 	}
 }
 

@@ -442,3 +442,28 @@ func TestQueueGroupStallAndResume(t *testing.T) {
 		t.Fatalf("deliveries %d %d %d %d", a.Sequence, b.Sequence, c.Sequence, d.Sequence)
 	}
 }
+
+// An ack that un-stalls a subscription followed at once by garbage on the
+// same ack inbox still resumes delivery.
+func TestUnstallWithTrailingGarbage(t *testing.T) {
+	s, url := start(t, nil)
+	sc := connect(t, url, "c")
+	ch, h := msgChan(10)
+	if _, err := sc.Subscribe("foo", h, stan.SetManualAckMode(), stan.MaxInflight(1), stan.AckWait(30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 2)
+	m := recv(t, ch, 2*time.Second)
+	cz, _ := s.Channel("foo", true)
+	ackInbox := cz.Subscriptions[0].AckInbox
+	nc := natsConn(t, url)
+	ack, _ := (&pb.Ack{Subject: "foo", Sequence: m.Sequence}).Marshal()
+	for i := 0; i < 20; i++ { // queue acks and garbage together
+		_ = nc.Publish(ackInbox, ack)
+		_ = nc.Publish(ackInbox, []byte{0xff, 0xff})
+	}
+	_ = nc.Flush()
+	if m2 := recv(t, ch, 2*time.Second); m2.Sequence != 2 {
+		t.Fatalf("seq %d", m2.Sequence)
+	}
+}
