@@ -44,6 +44,7 @@ const composeCmdTimeout = 3 * time.Minute
 func TestComposeFTPair(t *testing.T) {
 	requireDocker(t)
 	requireStanft(t)
+	sweepStaleComposePairs(t)
 	p := startComposePair(t)
 
 	// Exactly one active, reachable through the published ports, and the
@@ -150,6 +151,45 @@ func requireDocker(t *testing.T) {
 	}
 }
 
+// composeProjectPrefix names every project this test creates.
+const composeProjectPrefix = "stanfte2e"
+
+// staleAfter is the age after which a pair of this test is left over from a
+// run that was killed (a go test timeout skips t.Cleanup); it exceeds any
+// run's -timeout, so a concurrent run's pair is never touched.
+const staleAfter = 2 * time.Hour
+
+// sweepStaleComposePairs removes the containers, volume, network and image
+// of pairs this test left behind in killed runs.
+func sweepStaleComposePairs(t *testing.T) {
+	t.Helper()
+	out, err := runCmd(nil, "docker", "ps", "-a", "--filter", "label=com.docker.compose.project",
+		"--format", `{{.ID}}|{{.Label "com.docker.compose.project"}}|{{.CreatedAt}}`)
+	if err != nil {
+		t.Logf("list old compose containers: %v: %s", err, out)
+		return
+	}
+	stale := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.SplitN(line, "|", 3)
+		if len(f) != 3 || !strings.HasPrefix(f[1], composeProjectPrefix) {
+			continue
+		}
+		created, err := time.Parse("2006-01-02 15:04:05 -0700 MST", f[2])
+		if err != nil || time.Since(created) < staleAfter {
+			continue
+		}
+		stale[f[1]] = append(stale[f[1]], f[0])
+	}
+	for project, ids := range stale {
+		t.Logf("removing compose pair %s left by a killed run", project)
+		_, _ = runCmd(nil, "docker", append([]string{"rm", "-f"}, ids...)...)
+		_, _ = runCmd(nil, "docker", "volume", "rm", project+"_datastore")
+		_, _ = runCmd(nil, "docker", "network", "rm", project+"_default")
+		_, _ = runCmd(nil, "docker", "rmi", "-f", "stanft-e2e:"+strings.TrimPrefix(project, composeProjectPrefix))
+	}
+}
+
 // composeCLI returns the compose command: the v2 plugin when present, else
 // the v1 docker-compose CLI.
 func composeCLI(t *testing.T) []string {
@@ -179,7 +219,7 @@ func startComposePair(t *testing.T) *composePair {
 		t:        t,
 		cli:      composeCLI(t),
 		file:     filepath.Join(root, "docker-compose.yml"),
-		project:  "stanfte2e" + suffix,
+		project:  composeProjectPrefix + suffix,
 		services: []string{"stanft-a", "stanft-b"},
 	}
 	image := "stanft-e2e:" + suffix

@@ -94,6 +94,20 @@ func (s *scenario) verify(pub *Publisher, sub *Subscriber, channel string, failo
 		if err := sub.WaitIDs(ids, 30*time.Second); err != nil {
 			t.Error(err)
 			s.logChannel(channel)
+			ds := sub.Deliveries()
+			if len(ds) > 0 {
+				var maxSeq uint64
+				redelivered := 0
+				for _, d := range ds {
+					maxSeq = max(maxSeq, d.Seq)
+					if d.Redelivered {
+						redelivered++
+					}
+				}
+				last := ds[len(ds)-1]
+				t.Logf("%d deliveries (%d redelivered), highest seq %d; last: seq %d at %s",
+					len(ds), redelivered, maxSeq, last.Seq, last.At.Format("15:04:05.000"))
+			}
 		}
 		if err := CheckDeliveryOrder(sub.Deliveries(), failovers); err != nil {
 			t.Error(err)

@@ -62,8 +62,8 @@ func TestPartitionActive(t *testing.T) {
 //  2. After the takeover the new active never delivers the backlog to the
 //     recovered, online durable: its channelsz shows last_sent 304 <
 //     last_seq 711, pending_count 0, is_stalled false, and nothing arrives
-//     for 30 s although publishes keep coming. A possible cause, not
-//     confirmed (TestKillActiveSlowConsumer, built to hit it, passes): a
+//     for 30 s although publishes keep coming; TestKillActiveHeldAcks
+//     reproduces it deterministically. Likely cause (server/): a
 //     recovered sub with pending messages is put on hold, and only its last
 //     recovery redelivery pass (a timer) releases the hold; but ackSeq stops
 //     that timer as soon as acks empty the pending set (deliver.go ackSeq:

@@ -33,3 +33,35 @@ func TestKillActiveSlowConsumer(t *testing.T) {
 	s.verify(pub, slow, channel, 1)
 	s.checkStates(w)
 }
+
+// TestKillActiveHeldAcks: a durable stops acking for longer than its ack
+// wait, the active is killed, and right after the takeover the durable sends
+// all its deferred acks at once: the new active recovered those messages as
+// pending and expired (spread redelivery), and sees them all acked before its
+// spread is over. New messages must then keep flowing to the durable.
+func TestKillActiveHeldAcks(t *testing.T) {
+	s := newScenario(t, scenarioOpts{members: 2})
+	w := WatchStates(s.g, 20*time.Millisecond)
+	const channel = "held"
+	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live", AckWait: time.Second})
+	pub := s.publisher(channel, time.Millisecond)
+	if err := pub.WaitAcks(300, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	live.HoldAcks()
+	time.Sleep(1500 * time.Millisecond) // sent records flushed, acks missing, deadlines passed
+	old := s.g.Members[0]
+	if err := old.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.g.WaitActive(15*time.Second, old); err != nil {
+		t.Fatal(err)
+	}
+	live.ReleaseAcks()
+	before := pub.AckCount()
+	if err := pub.WaitAcks(before+500, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	s.verify(pub, live, channel, 1)
+	s.checkStates(w)
+}

@@ -49,6 +49,8 @@ type Subscriber struct {
 	seen       map[uint64]bool // ids
 	lostErr    error
 	closed     bool
+	holding    bool        // acks are deferred (HoldAcks)
+	held       []*stan.Msg // deferred acks
 }
 
 // StartSubscriber connects and subscribes; closed (not unsubscribed) in
@@ -121,12 +123,36 @@ func (s *Subscriber) onMsg(m *stan.Msg) {
 		s.deliveries = append(s.deliveries, d)
 		s.seen[id] = true
 	}
+	if s.holding {
+		s.held = append(s.held, m)
+		s.mu.Unlock()
+		return
+	}
 	s.mu.Unlock()
 	if s.cfg.AckDelay > 0 {
 		time.AfterFunc(s.cfg.AckDelay, func() { _ = m.Ack() })
 		return
 	}
 	_ = m.Ack()
+}
+
+// HoldAcks defers every ack until ReleaseAcks (a consumer that stops
+// acknowledging for a while).
+func (s *Subscriber) HoldAcks() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holding = true
+}
+
+// ReleaseAcks sends the deferred acks and acks at once again.
+func (s *Subscriber) ReleaseAcks() {
+	s.mu.Lock()
+	held := s.held
+	s.held, s.holding = nil, false
+	s.mu.Unlock()
+	for _, m := range held {
+		_ = m.Ack()
+	}
 }
 
 // Close closes the subscription (a durable keeps its position) and the
