@@ -279,6 +279,10 @@ func (s *Server) processAck(sb *sub, seq uint64) {
 		holder.stalled = false
 		sb.sendDeferred = true
 	}
+	if holder.recovery {
+		// Recovered messages acked before their redelivery slot.
+		s.endRecovery(holder, time.Now().UnixNano()+int64(redeliverSlack))
+	}
 }
 
 // moreQueued reports whether messages are queued behind m on its

@@ -288,3 +288,62 @@ func TestRecoveredChannelInactivity(t *testing.T) {
 		return len(s2.ChannelNames()) == 0
 	})
 }
+
+// Recovered expired messages acked by the client before their spread
+// redelivery slot end the hold on new messages (the ack timer may have
+// nothing left to fire for).
+func TestRecoveredPendingAckedDuringSpread(t *testing.T) {
+	dir := t.TempDir()
+	url := servertest.StartNATS(t)
+	cfg := servertest.Config(t)
+	cfg.ClusterID = clusterID
+	cfg.NATSURL = url
+	cfg.FT = true
+	cfg.ActivationSpread = 3 * time.Second
+
+	st1 := openFileStore(t, dir)
+	s1 := activate(t, cfg, st1)
+	sc := connect(t, url, "c")
+	ch, h := msgChan(1000)
+	if _, err := sc.Subscribe("foo", h, stan.DurableName("dur"), stan.SetManualAckMode(),
+		stan.AckWait(time.Second), stan.MaxInflight(50)); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 60)
+	var held []*stan.Msg
+	for i := 0; i < 50; i++ {
+		held = append(held, recv(t, ch, 2*time.Second))
+	}
+	_ = s1.Deactivate(context.Background())
+	_ = st1.Close()
+	_ = s1.Close()
+	time.Sleep(1100 * time.Millisecond)
+	for len(ch) > 0 {
+		<-ch
+	}
+	st2 := openFileStore(t, dir)
+	defer st2.Close()
+	s2 := activate(t, cfg, st2)
+	defer s2.Close()
+	for _, m := range held {
+		_ = m.Ack()
+	}
+	// 51..60 follow well before the 3 s spread is over.
+	deadline := time.After(1500 * time.Millisecond)
+	for want := uint64(51); want <= 60; {
+		select {
+		case m := <-ch:
+			if m.Redelivered {
+				_ = m.Ack()
+				continue // a recovered message whose slot came first
+			}
+			if m.Sequence != want {
+				t.Fatalf("got %d want %d", m.Sequence, want)
+			}
+			_ = m.Ack()
+			want++
+		case <-deadline:
+			t.Fatalf("new messages held: got up to %d", want-1)
+		}
+	}
+}

@@ -58,15 +58,8 @@ func (s *Server) redeliverExpired(sb *sub) {
 	now := time.Now().UnixNano()
 	limit := now + int64(redeliverSlack)
 	recovery := sb.recovery
-	if recovery && limit >= sb.recoveryUntil {
-		// This pass redelivers the last recovered messages.
-		sb.recovery = false
-		defer func() {
-			if sb.hold {
-				sb.hold = false
-				s.sendAvailable(sb)
-			}
-		}()
+	if recovery {
+		defer s.endRecovery(sb, limit)
 	}
 	if len(sb.pending) == 0 {
 		return
@@ -129,6 +122,32 @@ func (s *Server) redeliverExpired(sb *sub) {
 		s.metrics.Redeliveries(sent)
 	}
 	s.rearmAckTimer(sb, now)
+}
+
+// endRecovery ends the recovery period of sb, releasing the hold on new
+// messages, once every recovered expired message was redelivered or acked:
+// the last slot is reached, or none of them is still pending. c.mu held.
+func (s *Server) endRecovery(sb *sub, limit int64) {
+	if !sb.recovery || (limit < sb.recoveryUntil && sb.recoveredLeft()) {
+		return
+	}
+	sb.recovery = false
+	if sb.hold {
+		sb.hold = false
+		s.sendAvailable(sb)
+	}
+}
+
+// recoveredLeft reports whether a recovered expired message is still
+// pending and not yet redelivered (its deadline is within the recovery
+// slots). c.mu held.
+func (sb *sub) recoveredLeft() bool {
+	for _, dl := range sb.pending {
+		if dl <= sb.recoveryUntil {
+			return true
+		}
+	}
+	return false
 }
 
 // rearmAckTimer arms the timer for the next future deadline, or ackWait if
