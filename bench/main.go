@@ -112,9 +112,19 @@ func benchAll(o options) error {
 			return err
 		}
 		off, on := median(res.without), median(res.with)
-		fmt.Printf("%-44s %10.0f msgs/s\n", "MEMORY async publish, no scraper", off)
-		fmt.Printf("%-44s %10.0f msgs/s  (%+.1f%%; %d scrapes, %d failed, p50 %v)\n",
-			"MEMORY async publish, scraper at 10/s", on, 100*(on-off)/off, res.scrapes, res.scrapeErrs, res.scrapeP50.Round(time.Microsecond))
+		cOff, cOn := medianDur(res.cpuWithout), medianDur(res.cpuWith)
+		fmt.Printf("%-44s %10.0f msgs/s  CPU %v/msg (runs %s)\n", "MEMORY async publish, no scraper", off, cOff, list(res.without))
+		fmt.Printf("%-44s %10.0f msgs/s  CPU %v/msg (runs %s)\n", "MEMORY async publish, scraper at 10/s", on, cOn, list(res.with))
+		perScrape := time.Duration(0)
+		if res.scrapes > 0 {
+			perScrape = (cOn - cOff) * time.Duration(5*o.n*res.runs) / time.Duration(res.scrapes)
+		}
+		fmt.Printf("%-44s %+.1f%% throughput, %+.1f%% CPU per message; %d scrapes (%d failed), p50 %v, ~%v CPU each\n",
+			"  scraper effect", 100*(on-off)/off, 100*float64(cOn-cOff)/float64(cOff), res.scrapes, res.scrapeErrs,
+			res.scrapeP50.Round(time.Microsecond), perScrape.Round(10*time.Microsecond))
+		for _, path := range []string{"/metrics", "/streaming/channelsz?subs=1"} {
+			fmt.Printf("  %-42s %v CPU per request (idle server, %d channels with a durable)\n", path, res.perPath[path].Round(time.Microsecond), o.scrapeChans)
+		}
 	}
 	return nil
 }

@@ -17,10 +17,13 @@ import (
 
 // scrapeResult compares publish rates without and with a scraper.
 type scrapeResult struct {
-	without, with []float64
-	scrapes       int
-	scrapeErrs    int
-	scrapeP50     time.Duration
+	without, with       []float64
+	cpuWithout, cpuWith []time.Duration // CPU per message
+	scrapes             int
+	scrapeErrs          int
+	scrapeP50           time.Duration
+	runs                int
+	perPath             map[string]time.Duration // CPU per request, idle server
 }
 
 // scrapeBench runs a MEMORY server with the monitor handler on a loopback
@@ -116,19 +119,35 @@ func scrapeBench(natsURL string, n, size, runs, channels int) (scrapeResult, err
 		if r%2 == 1 {
 			first, second = scraped, plain
 		}
-		a, err := first()
+		a, err := measure(n, first)
 		if err != nil {
 			return res, err
 		}
-		b, err := second()
+		b, err := measure(n, second)
 		if err != nil {
 			return res, err
 		}
 		if r%2 == 1 {
 			a, b = b, a
 		}
-		res.without = append(res.without, a)
-		res.with = append(res.with, b)
+		res.without = append(res.without, a.rate)
+		res.with = append(res.with, b.rate)
+		res.cpuWithout = append(res.cpuWithout, a.cpuMsg)
+		res.cpuWith = append(res.cpuWith, b.cpuMsg)
+		res.runs++
+	}
+	// CPU cost of each endpoint alone, with no publishing going on.
+	res.perPath = map[string]time.Duration{}
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, path := range []string{"/metrics", "/streaming/channelsz?subs=1"} {
+		const reqs = 50
+		m, _ := measure(reqs, func() (float64, error) {
+			for i := 0; i < reqs; i++ {
+				get(client, hs.URL+path)
+			}
+			return 0, nil
+		})
+		res.perPath[path] = m.cpuMsg
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	res.scrapeP50 = percentile(lat, 0.5)
