@@ -111,6 +111,13 @@ func (e *embeddedNATS) reload(user *natsd.Options) error {
 	// Keep the monitoring ports the user asked for, then apply stanft's.
 	merged.HTTPPort, merged.HTTPSPort, merged.HTTPHost = user.HTTPPort, user.HTTPSPort, user.HTTPHost
 	nopts := prepareNATSOptions(merged)
+	// ReloadOptions merges the command line (natsd.FlagSnapshot) over nopts
+	// once more. The -m/-ms ports there belong to stanft's monitor: the
+	// embedded server runs without them, and a reload must not add them
+	// back (nats-server refuses to change HTTPPort on reload).
+	if fs := natsd.FlagSnapshot; fs != nil {
+		fs.HTTPPort, fs.HTTPSPort = 0, 0
+	}
 	if err := e.ns.ReloadOptions(nopts); err != nil {
 		return err
 	}

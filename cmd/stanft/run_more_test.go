@@ -122,13 +122,20 @@ func TestRunLogFileReopen(t *testing.T) {
 }
 
 func TestRunReloadWithConfig(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { testReloadWithConfig(t) })
+	// -m/-ms are served by stanft's monitor, not by the embedded NATS
+	// server: a reload must not try to give them to NATS.
+	t.Run("monitor", func(t *testing.T) { testReloadWithConfig(t, "-m", strconv.Itoa(freePort(t))) })
+}
+
+func testReloadWithConfig(t *testing.T, extra ...string) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "nats.conf")
 	port := freePort(t)
 	if err := os.WriteFile(conf, []byte("max_payload: 100000\nstreaming { cid: reload }\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-c", conf)
+	r := startRun(t, append([]string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-c", conf}, extra...)...)
 	if err := os.WriteFile(conf, []byte("max_payload: 200000\ndebug: true\nstreaming { cid: reload }\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
