@@ -128,10 +128,9 @@ func TestIntegration(t *testing.T) {
 	cfg.Metrics = ins
 	srv, url := servertest.StartServer(t, cfg)
 	mon, err := monitor.New(monitor.Config{
-		Source:                 srv,
-		Logger:                 servertest.Logger(t, "monitor"),
-		Metrics:                ins,
-		PerSubscriptionMetrics: true,
+		Source:  srv,
+		Logger:  servertest.Logger(t, "monitor"),
+		Metrics: ins,
 	})
 	if err != nil {
 		t.Fatal(err)
