@@ -372,7 +372,7 @@ func TestOptionErrors(t *testing.T) {
 		{"bad duration", []string{"--hb_interval", "soon"}, "", "-hb_interval"},
 		{"bad store", []string{"-st", "foo"}, "", "unsupported store type: foo"},
 		{"file without dir", []string{"-st", "FILE"}, "", "for FILE stores, root directory must be specified"},
-		{"ft memory", []string{"--ft_group", "g"}, "", "ft: only FILE"},
+		{"ft memory", []string{"--ft_group", "g"}, "", "ft: only FILE or SQL stores supported in FT mode"},
 		{"negative mm", []string{"-mm", "-1"}, "", "max messages limit cannot be negative"},
 		{"negative mc", []string{"-mc", "-1"}, "", "max channels limit cannot be negative"},
 		{"negative ma", []string{"-ma", "-1s"}, "", "max age limit cannot be negative"},

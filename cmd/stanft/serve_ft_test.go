@@ -146,7 +146,7 @@ func TestRunFTClusterIDMismatch(t *testing.T) {
 	var out syncBuffer
 	code := runServer(context.Background(), serverEnv{Args: []string{"-ns", url, "-cid", "two", "-st", "FILE", "--dir", dir, "--ft_group", "g"},
 		Stdout: io.Discard, Stderr: &out})
-	if code != exitFailure || !strings.Contains(out.String(), "does not match the datastore's cluster ID") {
+	if code != exitFailure || !strings.Contains(out.String(), `cluster ID "two" does not match recovered value of "one"`) {
 		t.Fatalf("exit %d, log:\n%s", code, out.String())
 	}
 }
