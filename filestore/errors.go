@@ -3,6 +3,8 @@ package filestore
 import (
 	"errors"
 	"fmt"
+
+	"github.com/stanft/stanft/store"
 )
 
 // Sentinel errors of the file store.
@@ -13,11 +15,22 @@ var (
 	// ErrUnknownFormat is returned for a marker file of an unknown version.
 	ErrUnknownFormat = errors.New("filestore: unknown datastore format")
 	// ErrFenced wraps the error of Config.Fence once it failed: the store
-	// refuses every later write.
-	ErrFenced = errors.New("filestore: fenced off: this process may no longer write the datastore")
+	// refuses every later write. errors.Is(ErrFenced, store.ErrFenced)
+	// holds, so callers need not know the store type.
+	ErrFenced error = &fencedError{}
 	// ErrRecovered is returned by a second call to Recover.
 	ErrRecovered = errors.New("filestore: already recovered")
 )
+
+// fencedError is the type of ErrFenced: its own text, and store.ErrFenced
+// for errors.Is.
+type fencedError struct{}
+
+func (*fencedError) Error() string {
+	return "filestore: fenced off: this process may no longer write the datastore"
+}
+
+func (*fencedError) Unwrap() error { return store.ErrFenced }
 
 // CorruptionError reports damaged data that recovery must not repair on its
 // own: anything other than a torn tail. File is the damaged file, Offset the

@@ -281,8 +281,8 @@ func TestFence(t *testing.T) {
 	storeRange(t, ch.Msgs, 6, 8)
 	w, sy := ifs.count(opWrite), ifs.count(opSync)
 	err := ch.Msgs.Flush()
-	if !errors.Is(err, lost) || !errors.Is(err, ErrFenced) {
-		t.Fatalf("Flush after losing the lock = %v; want ErrFenced wrapping %v", err, lost)
+	if !errors.Is(err, lost) || !errors.Is(err, ErrFenced) || !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("Flush after losing the lock = %v; want ErrFenced (and store.ErrFenced) wrapping %v", err, lost)
 	}
 	fenceErr = nil // even if the check would pass again, the store stays fenced
 	for name, err := range map[string]error{

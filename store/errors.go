@@ -10,4 +10,8 @@ var (
 	ErrAlreadyExists   = errors.New("store: already exists")
 	ErrNotFound        = errors.New("store: not found")
 	ErrClosed          = errors.New("store: closed")
+	// ErrFenced is returned, wrapped, by a store whose fencing check (the
+	// FT Fence hook) failed: this process may no longer write the
+	// datastore, and every later write fails with it.
+	ErrFenced = errors.New("store: fenced")
 )
