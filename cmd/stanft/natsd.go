@@ -40,6 +40,9 @@ func prepareNATSOptions(user *natsd.Options) *natsd.Options {
 	nopts.NoLog = true
 	nopts.HTTPPort = 0
 	nopts.HTTPSPort = 0
+	// The ports file would lack the monitoring URLs: stanft writes it
+	// (writePortsFile).
+	nopts.PortsFileDir = ""
 	return nopts
 }
 
@@ -112,11 +115,12 @@ func (e *embeddedNATS) reload(user *natsd.Options) error {
 	merged.HTTPPort, merged.HTTPSPort, merged.HTTPHost = user.HTTPPort, user.HTTPSPort, user.HTTPHost
 	nopts := prepareNATSOptions(merged)
 	// ReloadOptions merges the command line (natsd.FlagSnapshot) over nopts
-	// once more. The -m/-ms ports there belong to stanft's monitor: the
-	// embedded server runs without them, and a reload must not add them
-	// back (nats-server refuses to change HTTPPort on reload).
+	// once more. The -m/-ms ports there belong to stanft's monitor and the
+	// ports file is stanft's: the embedded server runs without them, and a
+	// reload must not add them back (nats-server refuses to change them on
+	// reload).
 	if fs := natsd.FlagSnapshot; fs != nil {
-		fs.HTTPPort, fs.HTTPSPort = 0, 0
+		fs.HTTPPort, fs.HTTPSPort, fs.PortsFileDir = 0, 0, ""
 	}
 	if err := e.ns.ReloadOptions(nopts); err != nil {
 		return err

@@ -229,3 +229,49 @@ func TestSubcommandErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPortsFile: --ports_file_dir gets the NATS and monitoring URLs, as
+// the reference's file has them, and the file is removed on shutdown.
+func TestRunPortsFile(t *testing.T) {
+	dir := t.TempDir()
+	port, mport := freePort(t), freePort(t)
+	r := startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(mport), "--ports_file_dir", dir)
+	path := portsFilePath(dir)
+	var ports struct {
+		Nats       []string `json:"nats"`
+		Monitoring []string `json:"monitoring"`
+	}
+	if err := json.Unmarshal([]byte(readFile(t, path)), &ports); err != nil {
+		t.Fatalf("ports file %s: %v", path, err)
+	}
+	wantNATS := "nats://127.0.0.1:" + strconv.Itoa(port)
+	wantMon := "http://127.0.0.1:" + strconv.Itoa(mport)
+	if len(ports.Nats) != 1 || ports.Nats[0] != wantNATS || len(ports.Monitoring) != 1 || ports.Monitoring[0] != wantMon {
+		t.Fatalf("ports = %+v, want nats %s and monitoring %s", ports, wantNATS, wantMon)
+	}
+	if code := r.stop(t, nil); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("ports file left behind: %v", err)
+	}
+}
+
+func TestListenURLs(t *testing.T) {
+	nats := []string{"nats://10.0.0.1:4222", "nats://192.168.1.2:4222"}
+	for _, c := range []struct {
+		addr string
+		want string
+	}{
+		{"127.0.0.1:8222", "http://127.0.0.1:8222"},
+		{"0.0.0.0:8222", "http://10.0.0.1:8222 http://192.168.1.2:8222"},
+		{"[::]:8222", "http://10.0.0.1:8222 http://192.168.1.2:8222"},
+	} {
+		if got := strings.Join(listenURLs("http", c.addr, nats), " "); got != c.want {
+			t.Errorf("listenURLs(%s) = %s, want %s", c.addr, got, c.want)
+		}
+	}
+	if got := strings.Join(listenURLs("http", "0.0.0.0:8222", nil), " "); got != "http://127.0.0.1:8222" {
+		t.Errorf("no NATS URLs: %s", got)
+	}
+}

@@ -156,6 +156,19 @@ func (p *process) run(ctx context.Context) (code int) {
 		defer p.stopMonitor()
 	}
 
+	if dir := o.NATS.PortsFileDir; dir != "" {
+		path, err := p.writePortsFile(dir)
+		if err != nil {
+			st.Close()
+			return startFailed(err)
+		}
+		defer func() {
+			if err := os.Remove(path); err != nil {
+				log.Warn("removing the ports file", "error", err)
+			}
+		}()
+	}
+
 	if scfg.FT {
 		// The placeholder stays open (monitoring may read it) until the
 		// server is closed.
