@@ -21,6 +21,15 @@ type channel struct {
 	subStore store.SubStore
 	nextSeq  uint64
 	lastTS   int64
+	// flushed is the last sequence known durable: messages after it are
+	// stored but not flushed (the io loop's batch) and are neither
+	// delivered nor used as a start position, since a failed flush drops
+	// them and hands their sequences out again.
+	flushed uint64
+	// batchFirst and batchTS are nextSeq and lastTS when the current io
+	// batch first touched the channel (rolled back to on a failed flush).
+	batchFirst uint64
+	batchTS    int64
 	plain    []*sub            // online plain and durable (non-queue) subs
 	durables map[string]*sub   // durable key → online or offline durable
 	groups   map[string]*group // queue group key → group
@@ -51,11 +60,18 @@ func newChannel(name string, sc *store.Channel, lim store.ChannelLimits) *channe
 	}
 }
 
-// firstLast returns the first and last stored sequences (0,0 when empty).
+// firstLast returns the first and last stored sequences (0,0 when empty),
+// ignoring messages not yet flushed (see flushed). c.mu held.
 func (c *channel) firstLast() (uint64, uint64) {
 	first, last, err := c.msgs.FirstAndLastSequence()
 	if err != nil {
 		return 0, 0
+	}
+	if last > c.flushed {
+		last = c.flushed
+		if first > last+1 {
+			first = last + 1
+		}
 	}
 	return first, last
 }

@@ -61,10 +61,13 @@ type Config struct {
 	// are not followed by a publish are flushed to the store. Default 1s.
 	SubFlushInterval time.Duration
 	// OnFatal, when set, is called once per activation, from a server
-	// goroutine, when the store fails to store or flush messages: the
-	// server then acknowledges nothing more on that channel and the caller
-	// should deactivate it and exit or step down (the reference panics).
-	// It must not block. Default: nil (the state becomes FAILED only).
+	// goroutine, when storing or flushing messages fails with
+	// store.ErrFenced or store.ErrClosed: this process may no longer write
+	// the datastore. The server then acknowledges no more publishes and
+	// the caller should deactivate it and exit or step down (the reference
+	// panics). Other store errors (disk full, I/O) only fail the publishes
+	// concerned. It must not block. Default: nil (the state becomes FAILED
+	// only).
 	OnFatal func(err error)
 	// Logger receives the server's logs. Default: a null logger.
 	Logger hclog.Logger

@@ -30,7 +30,12 @@
 //
 // Known differences from the reference: a PubMsg that parses as a legacy
 // control message is answered as an invalid publish instead of dropped; a
-// store failure on the publish path does not panic: publishes are left
+// store failure does not panic. A failed Store or Flush (disk full, I/O
+// error) fails the publishes concerned with an error PubAck ("stan: store
+// failure: ...") and nothing else: their sequences are handed out again,
+// they are never delivered, the server keeps serving and the next batch
+// tries again (a failed subscription flush likewise fails the subscription
+// request). Only a fenced or closed store is fatal: publishes are then left
 // unacknowledged, the state becomes FAILED and Config.OnFatal is called.
 //
 // The Server implements monitor.Source with cheap copies of its state.

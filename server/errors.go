@@ -24,6 +24,10 @@ const (
 	errInvalidCloseReq     = "stan: invalid close request"
 	errChannelBeingDeleted = "stan: channel is being deleted"
 	errClientReplaced      = "client has been replaced or is no longer registered"
+	// errStoreFailure prefixes the PubAck or SubscriptionResponse error of a
+	// request the store failed (disk full, I/O error); the store's error
+	// follows. stanft only: the reference panics instead.
+	errStoreFailure = "stan: store failure"
 	errChannelCaseClashFmt = "rejecting channel \"%s\" because channel \"%s\" alreay exists (different cases not allowed)"
 )
 

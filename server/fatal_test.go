@@ -2,7 +2,11 @@ package server_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,55 +19,237 @@ import (
 	"github.com/stanft/stanft/store"
 )
 
-// failingStore is a memory store whose message flushes fail on demand.
-type failingStore struct {
+// faultStore is a memory store with injectable write errors. Its message
+// stores honour the store.MsgStore contract of a disk store: stored
+// messages are buffered and reach the memory store on Flush, and a failed
+// Flush discards them (as filestore does). Only the errors are injected;
+// everything else is the real memory store.
+type faultStore struct {
 	*memstore.Store
-	fail atomic.Bool
+	err         atomic.Pointer[error] // error injected while set
+	storeFails  atomic.Bool           // MsgStore.Store fails with err
+	flushFails  atomic.Bool           // MsgStore.Flush fails with err
+	subFlushErr atomic.Bool           // SubStore.Flush fails with err
 }
 
-type failingMsgs struct {
-	store.MsgStore
-	fail *atomic.Bool
+func newFaultStore(t *testing.T, injected error) *faultStore {
+	t.Helper()
+	ms, err := memstore.New(memstore.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &faultStore{Store: ms}
+	fs.err.Store(&injected)
+	return fs
 }
 
-func (f *failingStore) CreateChannel(name string) (*store.Channel, error) {
+func (f *faultStore) clear() {
+	f.storeFails.Store(false)
+	f.flushFails.Store(false)
+	f.subFlushErr.Store(false)
+}
+
+func (f *faultStore) CreateChannel(name string) (*store.Channel, error) {
 	c, err := f.Store.CreateChannel(name)
 	if err != nil {
 		return nil, err
 	}
-	return &store.Channel{Msgs: &failingMsgs{MsgStore: c.Msgs, fail: &f.fail}, Subs: c.Subs}, nil
+	return &store.Channel{
+		Msgs: &faultMsgs{MsgStore: c.Msgs, f: f},
+		Subs: &faultSubs{SubStore: c.Subs, f: f},
+	}, nil
 }
 
-func (m *failingMsgs) Flush() error {
-	if m.fail.Load() {
-		return errors.New("disk on fire")
+type faultMsgs struct {
+	store.MsgStore
+	f *faultStore
+
+	mu      sync.Mutex
+	pending []*pb.MsgProto
+}
+
+func (m *faultMsgs) Store(msg *pb.MsgProto) error {
+	if m.f.storeFails.Load() {
+		return fmt.Errorf("faultstore: write: %w", *m.f.err.Load())
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pending = append(m.pending, msg)
+	return nil
+}
+
+func (m *faultMsgs) Flush() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	batch := m.pending
+	m.pending = nil
+	if m.f.flushFails.Load() {
+		return fmt.Errorf("faultstore: fsync: %w", *m.f.err.Load())
+	}
+	for _, msg := range batch {
+		if err := m.MsgStore.Store(msg); err != nil {
+			return err
+		}
 	}
 	return m.MsgStore.Flush()
 }
 
-func (m *failingMsgs) Store(msg *pb.MsgProto) error { return m.MsgStore.Store(msg) }
+type faultSubs struct {
+	store.SubStore
+	f *faultStore
+}
 
-func TestStoreFailureIsFatal(t *testing.T) {
-	ms, _ := memstore.New(memstore.DefaultConfig())
-	fs := &failingStore{Store: ms}
+func (s *faultSubs) Flush() error {
+	if s.f.subFlushErr.Load() {
+		return fmt.Errorf("faultstore: fsync subs: %w", *s.f.err.Load())
+	}
+	return s.SubStore.Flush()
+}
+
+// pubResult is the outcome of one async publish, seen by its ack handler.
+type pubResult struct {
+	guid string
+	err  error
+}
+
+func publishAsync(t *testing.T, sc stan.Conn, n int, data string) []pubResult {
+	t.Helper()
+	results := make(chan pubResult, n)
+	for i := range n {
+		if _, err := sc.PublishAsync("foo", fmt.Appendf(nil, "%s-%d", data, i), func(guid string, err error) {
+			results <- pubResult{guid, err}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := make([]pubResult, 0, n)
+	for range n {
+		select {
+		case r := <-results:
+			out = append(out, r)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("only %d of %d acks", len(out), n)
+		}
+	}
+	return out
+}
+
+func TestStoreErrorsFailPublishesOnly(t *testing.T) {
+	enospc := syscall.ENOSPC
+	fs := newFaultStore(t, enospc)
+	var fatalCalls atomic.Int32
+	cfg := servertest.Config(t)
+	cfg.ClusterID = clusterID
+	cfg.OnFatal = func(error) { fatalCalls.Add(1) }
+	s, url := servertest.StartServerWithStore(t, cfg, fs)
+	t.Cleanup(fs.clear) // runs before the server's Close
+	sc := connect(t, url, "c", stan.PubAckWait(2*time.Second))
+	got, h := msgChan(64)
+	if _, err := sc.Subscribe("foo", h); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if err := sc.Publish("foo", fmt.Appendf(nil, "ok-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if m := recv(t, got, 2*time.Second); m.Sequence != uint64(i) {
+			t.Fatalf("got seq %d, want %d", m.Sequence, i)
+		}
+	}
+
+	// Flush fails: every publish of the batch gets an error ack.
+	fs.flushFails.Store(true)
+	for _, r := range publishAsync(t, sc, 20, "lost") {
+		if r.err == nil || !strings.HasPrefix(r.err.Error(), "stan: store failure: ") ||
+			!strings.Contains(r.err.Error(), enospc.Error()) {
+			t.Fatalf("publish %s while flushes fail: err %v", r.guid, r.err)
+		}
+	}
+	// Store fails: same for each message.
+	fs.flushFails.Store(false)
+	fs.storeFails.Store(true)
+	if err := sc.Publish("foo", []byte("lost")); err == nil || !strings.HasPrefix(err.Error(), "stan: store failure: ") {
+		t.Fatalf("publish while stores fail: %v", err)
+	}
+	noMsg(t, got, 200*time.Millisecond)
+
+	// Still serving: state, monitoring, reads, subscriptions.
+	if st := s.State(); st != server.StateStandalone || fatalCalls.Load() != 0 {
+		t.Fatalf("state %s, OnFatal called %d times", st, fatalCalls.Load())
+	}
+	if cz, ok := s.Channel("foo", false); !ok || cz.LastSeq != 3 || cz.Msgs != 3 {
+		t.Fatalf("channelsz while failing: %+v", cz)
+	}
+	all, h2 := msgChan(64)
+	if _, err := sc.Subscribe("foo", h2, stan.DeliverAllAvailable()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if m := recv(t, all, 2*time.Second); m.Sequence != uint64(i) || string(m.Data) != fmt.Sprintf("ok-%d", i) {
+			t.Fatalf("replay: seq %d %q", m.Sequence, m.Data)
+		}
+	}
+
+	// A subscription whose creation cannot be persisted fails.
+	fs.storeFails.Store(false)
+	fs.subFlushErr.Store(true)
+	if _, err := sc.Subscribe("foo", func(*stan.Msg) {}, stan.DurableName("dur")); err == nil ||
+		!strings.HasPrefix(err.Error(), "stan: store failure: ") {
+		t.Fatalf("durable subscribe while sub flushes fail: %v", err)
+	}
+
+	// The disk has room again: everything works, sequences contiguous.
+	fs.clear()
+	for _, r := range publishAsync(t, sc, 5, "after") {
+		if r.err != nil {
+			t.Fatalf("publish after recovery: %v", r.err)
+		}
+	}
+	for _, ch := range []chan *stan.Msg{got, all} {
+		for i := 4; i <= 8; i++ {
+			if m := recv(t, ch, 2*time.Second); m.Sequence != uint64(i) || !strings.HasPrefix(string(m.Data), "after-") {
+				t.Fatalf("after recovery: seq %d %q, want seq %d", m.Sequence, m.Data, i)
+			}
+		}
+	}
+	noMsg(t, got, 100*time.Millisecond)
+	dur, h3 := msgChan(64)
+	if _, err := sc.Subscribe("foo", h3, stan.DurableName("dur"), stan.DeliverAllAvailable()); err != nil {
+		t.Fatalf("durable subscribe after recovery: %v", err)
+	}
+	for i := 1; i <= 8; i++ {
+		if m := recv(t, dur, 2*time.Second); m.Sequence != uint64(i) {
+			t.Fatalf("durable: seq %d, want %d", m.Sequence, i)
+		}
+	}
+	if cz, _ := s.Channel("foo", false); cz.LastSeq != 8 || cz.Msgs != 8 {
+		t.Fatalf("channelsz after recovery: %+v", cz)
+	}
+	if s.State() != server.StateStandalone || fatalCalls.Load() != 0 {
+		t.Fatalf("state %s, OnFatal called %d times", s.State(), fatalCalls.Load())
+	}
+}
+
+func TestFencedStoreIsFatal(t *testing.T) {
+	fs := newFaultStore(t, fmt.Errorf("lock lost: %w", store.ErrFenced))
 	fatal := make(chan error, 2)
 	cfg := servertest.Config(t)
 	cfg.ClusterID = clusterID
 	cfg.OnFatal = func(err error) { fatal <- err }
 	s, url := servertest.StartServerWithStore(t, cfg, fs)
-	t.Cleanup(func() { fs.fail.Store(false) }) // runs before the server's Close
+	t.Cleanup(fs.clear) // runs before the server's Close
 	sc := connect(t, url, "c", stan.PubAckWait(500*time.Millisecond))
 	if err := sc.Publish("foo", nil); err != nil {
 		t.Fatal(err)
 	}
-	fs.fail.Store(true)
+	fs.flushFails.Store(true)
 	if err := sc.Publish("foo", nil); err == nil || err.Error() != "stan: publish ack timeout" {
-		t.Fatalf("publish with failing store: %v", err)
+		t.Fatalf("publish with fenced store: %v", err)
 	}
 	select {
 	case err := <-fatal:
-		if err == nil {
-			t.Fatal("nil fatal error")
+		if !errors.Is(err, store.ErrFenced) {
+			t.Fatalf("OnFatal(%v), want store.ErrFenced", err)
 		}
 	case <-time.After(time.Second):
 		t.Fatal("OnFatal not called")
@@ -71,7 +257,11 @@ func TestStoreFailureIsFatal(t *testing.T) {
 	if s.State() != server.StateFailed {
 		t.Fatalf("state %s", s.State())
 	}
-	_ = sc.Publish("foo", nil)
+	// Even once writes would succeed, nothing more is acknowledged.
+	fs.clear()
+	if err := sc.Publish("foo", nil); err == nil {
+		t.Fatal("publish acknowledged after the store was fenced")
+	}
 	if len(fatal) != 0 {
 		t.Fatal("OnFatal called twice")
 	}

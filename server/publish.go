@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,6 +20,7 @@ type pubReq struct {
 	recv                       time.Time
 	err                        string
 	noAck                      bool
+	ch                         *channel // stored in ch, not yet flushed
 }
 
 // ioLoop is the single storage loop (SPEC §3): it stores publishes in
@@ -137,6 +139,14 @@ func (l *ioLoop) drain() {
 }
 
 // process stores, flushes, delivers and acknowledges one batch.
+//
+// A store error fails the publishes concerned and nothing else (SPEC
+// 2/5 point 7): a Store error fails its message (its sequence is not
+// consumed); a Flush error means the store discarded every message of the
+// channel stored since its last successful flush, so the channel's next
+// sequence goes back to the first of this batch and all of them fail. Those
+// messages are never delivered; the server keeps serving and the next batch
+// tries again. Only a fenced (or closed) store is fatal (see failFatal).
 func (l *ioLoop) process() {
 	s := l.s
 	now := time.Now()
@@ -144,9 +154,14 @@ func (l *ioLoop) process() {
 	l.msgs = make([]pb.MsgProto, len(l.batch))
 	l.batches++
 	l.pubs += len(l.batch)
+	fatal := s.fatal.Load()
 	var cur *channel
 	for i := range l.batch {
 		r := &l.batch[i]
+		if fatal {
+			r.noAck = true
+			continue
+		}
 		c := cur
 		if c == nil || c.name != string(r.subject) {
 			// Lock order: the server lock is never taken under a channel's.
@@ -169,6 +184,7 @@ func (l *ioLoop) process() {
 			c.mu.Lock()
 			if !c.inBatch {
 				c.inBatch = true
+				c.batchFirst, c.batchTS = c.nextSeq, c.lastTS
 				l.touched = append(l.touched, c)
 			}
 		}
@@ -189,13 +205,18 @@ func (l *ioLoop) process() {
 		m.Data = r.data
 		m.Timestamp = ts
 		if err := c.msgs.Store(m); err != nil {
-			// Limits never make Store fail: this is an I/O or fencing
-			// failure. The publisher gets no ack and retries elsewhere.
-			s.log.Error("unable to store message", "channel", c.name, "error", err)
-			r.noAck = true
-			s.fail(fmt.Errorf("server: store message on %q: %w", c.name, err))
+			// Limits never make Store fail: an I/O or fencing failure.
+			err = fmt.Errorf("server: store message on %q: %w", c.name, err)
+			if l.failFatal(err) {
+				fatal = true
+				r.noAck = true
+				continue
+			}
+			s.log.Error("unable to store message, failing its publish", "channel", c.name, "error", err)
+			r.err = storeFailureText(err)
 			continue
 		}
+		r.ch = c
 		c.nextSeq++
 		c.lastTS = ts
 	}
@@ -206,27 +227,70 @@ func (l *ioLoop) process() {
 		c.mu.Lock()
 		c.inBatch = false
 		// The messages are durable before they are delivered or acked.
-		if err := c.msgs.Flush(); err != nil {
-			s.log.Error("unable to flush message store, not acknowledging", "channel", c.name, "error", err)
-			s.fail(fmt.Errorf("server: flush channel %q: %w", c.name, err))
-			for i := range l.batch {
-				if string(l.batch[i].subject) == c.name {
-					l.batch[i].noAck = true
-				}
+		if c.nextSeq != c.batchFirst {
+			if err := c.msgs.Flush(); err != nil {
+				l.flushFailed(c, fmt.Errorf("server: flush channel %q: %w", c.name, err))
+			} else {
+				c.flushed = c.nextSeq - 1
 			}
-			c.mu.Unlock()
-			continue
 		}
-		c.markActivity(now)
-		s.deliverNew(c)
-		if err := c.flushSubs(); err != nil {
-			s.log.Error("unable to flush subscription store", "channel", c.name, "error", err)
+		if !s.fatal.Load() {
+			c.markActivity(now)
+			s.deliverNew(c)
+			if err := c.flushSubs(); err != nil {
+				s.log.Error("unable to flush subscription store", "channel", c.name, "error", err)
+			}
 		}
 		c.mu.Unlock()
 	}
 	l.touched = l.touched[:0]
 	l.sendAcks()
 	l.msgs = nil
+}
+
+// flushFailed handles a failed Flush of c's messages: the store dropped
+// every message stored since its last successful flush, i.e. this batch's
+// messages of c. Their sequences are handed out again (no phantom gap) and
+// their publishes fail, or get no ack at all when the failure is fatal.
+// c.mu held.
+func (l *ioLoop) flushFailed(c *channel, err error) {
+	fatal := l.failFatal(err)
+	if !fatal {
+		l.s.log.Error("unable to flush message store, failing the batch's publishes",
+			"channel", c.name, "messages", c.nextSeq-c.batchFirst, "error", err)
+	}
+	text := storeFailureText(err)
+	for i := range l.batch {
+		r := &l.batch[i]
+		if r.ch != c {
+			continue
+		}
+		r.ch = nil
+		if fatal {
+			r.noAck = true
+		} else {
+			r.err = text
+		}
+	}
+	c.nextSeq, c.lastTS = c.batchFirst, c.batchTS
+}
+
+// failFatal reports whether a store error on the publish path is fatal: the
+// store is fenced (this process may no longer write the datastore) or
+// closed. Then the server fails (state FAILED, Config.OnFatal) and
+// acknowledges no more publishes in this activation: a publisher retries on
+// the server that takes over.
+func (l *ioLoop) failFatal(err error) bool {
+	if !errors.Is(err, store.ErrFenced) && !errors.Is(err, store.ErrClosed) {
+		return false
+	}
+	l.s.fail(err)
+	return true
+}
+
+// storeFailureText is the PubAck error of a publish the store failed.
+func storeFailureText(err error) string {
+	return errStoreFailure + ": " + err.Error()
 }
 
 func (l *ioLoop) sendAcks() {

@@ -104,8 +104,11 @@ func (s *Server) recoverChannel(name string, rc *store.RecoveredChannel) ([]*sub
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dirty = true // recovery may update sub records: flush once at the end
-	_, last := c.firstLast()
-	c.nextSeq = last + 1
+	_, last, err := c.msgs.FirstAndLastSequence()
+	if err != nil {
+		return nil, fmt.Errorf("server: recover channel %q: %w", name, err)
+	}
+	c.nextSeq, c.flushed = last+1, last
 	if last > 0 {
 		if m, err := c.msgs.Lookup(last); err == nil && m != nil {
 			c.lastTS = m.Timestamp

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -225,7 +226,15 @@ func (s *Server) addSub(c *channel, cl *client, req *pb.SubscriptionRequest, ack
 	// The subscription is durable before the response (SPEC D9).
 	c.dirty = false
 	if err := c.subStore.Flush(); err != nil {
-		s.log.Error("unable to flush subscription store", "channel", c.name, "error", err)
+		// The client must not believe in a subscription (a durable above
+		// all) that was not persisted: undo it and fail the request. A
+		// resumed durable or adopted group goes back offline; a new one is
+		// removed. The store keeps the records it could not write and
+		// writes them with its next flush.
+		s.log.Error("unable to flush subscription store, failing the subscription", "channel", c.name, "error", err)
+		s.removeSub(sb, !resumed)
+		c.dirty = true
+		return nil, false, storeFailureText(fmt.Errorf("server: flush subscriptions of %q: %w", c.name, err))
 	}
 	if !cl.addSub(sb) {
 		// The client closed meanwhile.
@@ -260,7 +269,7 @@ func (s *Server) startLastSent(c *channel, req *pb.SubscriptionRequest) uint64 {
 		if err != nil || seq == 0 {
 			return 0
 		}
-		return seq - 1
+		return min(seq-1, last)
 	case pb.StartPosition_SequenceStart:
 		if last == 0 {
 			return 0
