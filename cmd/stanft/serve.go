@@ -110,6 +110,12 @@ func (p *process) run(ctx context.Context) (code int) {
 	}
 	scfg.IOSleepTime = time.Duration(o.IOSleepTime) * time.Microsecond
 	scfg.Logger = log
+	// A fenced (or closed) store is fatal: the server acknowledges nothing
+	// more, and the process exits non-zero (an FT member also demotes: its
+	// elector's Fence failed first, and stopping it releases the lock).
+	scfg.OnFatal = func(err error) {
+		p.fail(fmt.Errorf("store failure, this server can no longer write the datastore: %w", err))
+	}
 	metrics := monitor.NewMetrics()
 	scfg.Metrics = metrics
 
