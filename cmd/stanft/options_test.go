@@ -107,6 +107,8 @@ func TestFlagsShortAndLong(t *testing.T) {
 	add("hbi", "hb_interval", "3s", func(o *options) bool { return o.HBInterval == 3*time.Second })
 	add("hbt", "hb_timeout", "4s", func(o *options) bool { return o.HBTimeout == 4*time.Second })
 	add("hbf", "hb_fail_count", "5", func(o *options) bool { return o.HBFailCount == 5 })
+	// 0 is valid: the client is closed at its first failed heartbeat.
+	add("hbf", "hb_fail_count", "0", func(o *options) bool { return o.HBFailCount == 0 })
 	add("SD", "stan_debug", "true", func(o *options) bool { return o.StanDebug && !o.StanTrace })
 	add("SV", "stan_trace", "true", func(o *options) bool { return o.StanTrace && !o.StanDebug })
 	add("", "replace_durable", "true", func(o *options) bool { return o.ReplaceDurable })
@@ -374,6 +376,7 @@ func TestOptionErrors(t *testing.T) {
 		{"file without dir", []string{"-st", "FILE"}, "", "for FILE stores, root directory must be specified"},
 		{"ft memory", []string{"--ft_group", "g"}, "", "ft: only FILE or SQL stores supported in FT mode"},
 		{"negative mm", []string{"-mm", "-1"}, "", "max messages limit cannot be negative"},
+		{"negative hbf", []string{"-hbf", "-1"}, "", "--hb_fail_count cannot be negative"},
 		{"negative mc", []string{"-mc", "-1"}, "", "max channels limit cannot be negative"},
 		{"negative ma", []string{"-ma", "-1s"}, "", "max age limit cannot be negative"},
 		{"routes without cluster", []string{"--routes", "nats://127.0.0.1:6222"}, "", "solicited routes require cluster capabilities, e.g. --cluster"},

@@ -237,8 +237,9 @@ func (o *options) validate() error {
 		return fmt.Errorf("--hb_interval must be positive, got %v", o.HBInterval)
 	case o.HBTimeout <= 0:
 		return fmt.Errorf("--hb_timeout must be positive, got %v", o.HBTimeout)
-	case o.HBFailCount < 1:
-		return fmt.Errorf("--hb_fail_count must be at least 1, got %d", o.HBFailCount)
+	case o.HBFailCount < 0:
+		// 0 is valid, as in the reference: close at the first failure.
+		return fmt.Errorf("--hb_fail_count cannot be negative, got %d", o.HBFailCount)
 	case o.IOBatchSize < 0:
 		return fmt.Errorf("--io_batch_size cannot be negative, got %d", o.IOBatchSize)
 	case o.IOSleepTime < 0:
