@@ -275,3 +275,18 @@ func TestListenURLs(t *testing.T) {
 		t.Errorf("no NATS URLs: %s", got)
 	}
 }
+
+// TestRunMonitorWithExternalNATS: with -ns the NATS endpoints (/varz, ...)
+// are still served on the -m port, as the reference does with a NATS server
+// object it never starts.
+func TestRunMonitorWithExternalNATS(t *testing.T) {
+	url := startNATSServer(t)
+	mport := freePort(t)
+	startRun(t, "-ns", url, "-m", strconv.Itoa(mport), "-cid", "extmon")
+	base := "http://127.0.0.1:" + strconv.Itoa(mport)
+	for _, path := range []string{"/varz", "/connz", "/streaming/serverz"} {
+		if code, body := httpGet(t, base+path); code != 200 {
+			t.Errorf("%s: %d %s", path, code, body)
+		}
+	}
+}

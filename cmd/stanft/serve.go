@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	natsd "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 
@@ -279,6 +280,8 @@ func (p *process) handleSignal(sig os.Signal) {
 
 // startMonitor serves the monitoring endpoints on the user's -m/-ms ports;
 // the embedded NATS endpoints (/varz, ...) are served on the same port.
+// With -ns there is no embedded server: as the reference does, a NATS server
+// object that is never started answers those endpoints.
 func (p *process) startMonitor(metrics *monitor.Metrics) error {
 	o := p.o
 	cfg := monitor.DefaultConfig()
@@ -288,6 +291,10 @@ func (p *process) startMonitor(metrics *monitor.Metrics) error {
 	cfg.Metrics = metrics
 	if p.nats != nil {
 		cfg.NATSHandler = monitor.NATSHandler(p.nats.ns)
+	} else if ns, err := natsd.NewServer(prepareNATSOptions(o.NATS)); err == nil {
+		cfg.NATSHandler = monitor.NATSHandler(ns)
+	} else {
+		p.log.Warn("the NATS monitoring endpoints (/varz, ...) are not served", "error", err)
 	}
 	mon, err := monitor.New(cfg)
 	if err != nil {
