@@ -30,6 +30,7 @@ type channel struct {
 	// batch first touched the channel (rolled back to on a failed flush).
 	batchFirst uint64
 	batchTS    int64
+
 	plain    []*sub            // online plain and durable (non-queue) subs
 	durables map[string]*sub   // durable key → online or offline durable
 	groups   map[string]*group // queue group key → group

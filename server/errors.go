@@ -27,7 +27,7 @@ const (
 	// errStoreFailure prefixes the PubAck or SubscriptionResponse error of a
 	// request the store failed (disk full, I/O error); the store's error
 	// follows. stanft only: the reference panics instead.
-	errStoreFailure = "stan: store failure"
+	errStoreFailure        = "stan: store failure"
 	errChannelCaseClashFmt = "rejecting channel \"%s\" because channel \"%s\" alreay exists (different cases not allowed)"
 )
 

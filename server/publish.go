@@ -40,6 +40,34 @@ type ioLoop struct {
 	pubs    int
 	touched []*channel
 	buf     []byte
+	// arena holds copies of small message payloads for a store that keeps
+	// the messages it is given (MEMORY): it then keeps a slice of a shared
+	// chunk instead of each publish's whole NATS payload (one object for
+	// the garbage collector per chunk instead of one per message). A chunk
+	// is never reused: the store may keep pointing into it.
+	arena    []byte
+	useArena bool
+}
+
+// Payloads up to arenaMaxCopy bytes are copied into arena chunks of
+// arenaChunk bytes.
+const (
+	arenaChunk   = 64 << 10
+	arenaMaxCopy = 2 << 10
+)
+
+// keep returns data as the store should keep it: a copy in the arena for
+// small payloads of a MEMORY store, else data itself.
+func (l *ioLoop) keep(data []byte) []byte {
+	if !l.useArena || len(data) == 0 || len(data) > arenaMaxCopy {
+		return data
+	}
+	if cap(l.arena)-len(l.arena) < len(data) {
+		l.arena = make([]byte, 0, arenaChunk)
+	}
+	n := len(l.arena)
+	l.arena = append(l.arena, data...)
+	return l.arena[n:len(l.arena):len(l.arena)]
 }
 
 func newIOLoop(s *Server) *ioLoop {
@@ -50,6 +78,7 @@ func newIOLoop(s *Server) *ioLoop {
 		quit: make(chan struct{}),
 		done: make(chan struct{}),
 	}
+	l.useArena = s.st.Type() == store.TypeMemory
 	go l.run()
 	return l
 }
@@ -140,8 +169,8 @@ func (l *ioLoop) drain() {
 
 // process stores, flushes, delivers and acknowledges one batch.
 //
-// A store error fails the publishes concerned and nothing else (SPEC
-// 2/5 point 7): a Store error fails its message (its sequence is not
+// A store error (disk full, I/O error) fails the publishes concerned and
+// nothing else: a Store error fails its message (its sequence is not
 // consumed); a Flush error means the store discarded every message of the
 // channel stored since its last successful flush, so the channel's next
 // sequence goes back to the first of this batch and all of them fail. Those
@@ -202,7 +231,7 @@ func (l *ioLoop) process() {
 		if len(r.reply) > 0 {
 			m.Reply = string(r.reply)
 		}
-		m.Data = r.data
+		m.Data = l.keep(r.data)
 		m.Timestamp = ts
 		if err := c.msgs.Store(m); err != nil {
 			// Limits never make Store fail: an I/O or fencing failure.
@@ -340,7 +369,7 @@ func (s *Server) onPublish(m *nats.Msg) {
 	s.stats.inBytes.Add(int64(len(m.Data)))
 	var p pubFields
 	if err := parsePubMsg(m.Data, &p); err != nil || len(p.guid) == 0 ||
-		!store.IsChannelNameValid(string(p.subject), false) || !s.knownPublisher(&p) {
+		!s.validSubject(p.subject) || !s.knownPublisher(&p) {
 		s.replyPubError(m.Reply, p.guid)
 		return
 	}
@@ -361,11 +390,26 @@ func (s *Server) replyPubError(reply string, guid []byte) {
 	_ = s.conns.send.Publish(reply, appendPubAck(nil, guid, errInvalidPubReq))
 }
 
-// pubCheck caches the last publisher found registered; it is used only by
-// the publish subscription's goroutine.
+// pubCheck caches the last publisher found registered and the last valid
+// subject; it is used only by the publish subscription's goroutine.
 type pubCheck struct {
 	connID, clientID []byte
 	gen              uint64
+	subject          []byte
+}
+
+// validSubject reports whether subject is a valid channel name; the last
+// valid one is cached (a name's validity never changes).
+func (s *Server) validSubject(subject []byte) bool {
+	pc := &s.pubCheck
+	if len(pc.subject) > 0 && string(pc.subject) == string(subject) {
+		return true
+	}
+	if !store.IsChannelNameValid(string(subject), false) {
+		return false
+	}
+	pc.subject = append(pc.subject[:0], subject...)
+	return true
 }
 
 // knownPublisher reports whether the publisher is registered: by ConnID
