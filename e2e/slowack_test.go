@@ -40,13 +40,9 @@ func TestKillActiveSlowConsumer(t *testing.T) {
 // pending and expired (spread redelivery), and sees them all acked before its
 // spread is over. New messages must then keep flowing to the durable.
 //
-// Fails at 19:40 UTC (server bug): the recovered sub is put on hold until its
-// last recovery redelivery pass, a timer that server/deliver.go ackSeq stops
-// when acks empty the pending set, so the hold is never released and the
-// durable gets nothing more. Verified fix (on a copy): in ackSeq, when the
-// pending set becomes empty and sb.hold is set, clear hold and recovery and
-// call s.sendAvailable(sb); this test and TestBlackholeActive's delivery
-// check then pass.
+// It found a server bug, fixed in 510a501: the recovered sub stayed on hold
+// for good when the client acked every recovered message before the last
+// recovery redelivery pass.
 func TestKillActiveHeldAcks(t *testing.T) {
 	s := newScenario(t, scenarioOpts{members: 2})
 	w := WatchStates(s.g, 20*time.Millisecond)
