@@ -60,15 +60,11 @@ type Config struct {
 	// NewMetrics(). Pass one built earlier when server/ft/filestore need it
 	// before the Source exists.
 	Metrics *Metrics
-	// AggregateSubscriptionMetrics replaces the per-subscription
-	// nss_chan_subs_* series by one nss_chan_subs_pending_count per channel
-	// (summed) and leaves out nss_chan_subs_last_sent and
-	// nss_chan_subs_max_inflight. Off by default: the default series are
-	// those of prometheus-nats-exporter, labelled per subscription
-	// (channel, client_id, inbox, queue_name, is_durable, is_offline), so
-	// that existing dashboards keep working; turn it on when one series per
-	// subscription is too many.
-	AggregateSubscriptionMetrics bool
+	// PerSubscriptionMetrics adds the nss_chan_subs_* series labelled per
+	// subscription (client_id, inbox, queue_name, is_durable, is_offline), as
+	// prometheus-nats-exporter does. Off by default: one series per
+	// subscription can be a lot.
+	PerSubscriptionMetrics bool
 	// MaxChannelMetrics bounds the channels exported per scrape (first ones
 	// by name). Default DefaultMaxChannelMetrics.
 	MaxChannelMetrics int

@@ -128,9 +128,10 @@ func TestIntegration(t *testing.T) {
 	cfg.Metrics = ins
 	srv, url := servertest.StartServer(t, cfg)
 	mon, err := monitor.New(monitor.Config{
-		Source:  srv,
-		Logger:  servertest.Logger(t, "monitor"),
-		Metrics: ins,
+		Source:                 srv,
+		Logger:                 servertest.Logger(t, "monitor"),
+		Metrics:                ins,
+		PerSubscriptionMetrics: true,
 	})
 	if err != nil {
 		t.Fatal(err)

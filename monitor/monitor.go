@@ -74,7 +74,7 @@ func New(cfg Config) (*Monitor, error) {
 		m.metrics = NewMetrics()
 	}
 	cs := []prometheus.Collector{
-		newSourceCollector(cfg.Source, !cfg.AggregateSubscriptionMetrics, cfg.MaxChannelMetrics, m.log),
+		newSourceCollector(cfg.Source, cfg.PerSubscriptionMetrics, cfg.MaxChannelMetrics, m.log),
 		m.metrics,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -111,7 +111,7 @@ func expectSamples(t *testing.T, fams map[string]*dto.MetricFamily, name string,
 
 func TestMetricsFromSource(t *testing.T) {
 	src := newFakeSource()
-	m := newTestMonitor(t, src, func(c *Config) { c.AggregateSubscriptionMetrics = true })
+	m := newTestMonitor(t, src, nil)
 	fams := scrape(t, m)
 	c, g := dto.MetricType_COUNTER, dto.MetricType_GAUGE
 	expectSamples(t, fams, "nss_server_msgs_total", c, map[string]float64{"": 30})
@@ -130,7 +130,7 @@ func TestMetricsFromSource(t *testing.T) {
 	expectSamples(t, fams, "stanft_monitor_channels_omitted", g, map[string]float64{"": 0})
 	for _, name := range []string{"nss_chan_subs_last_sent", "nss_chan_subs_max_inflight"} {
 		if _, ok := fams[name]; ok {
-			t.Errorf("%s present with AggregateSubscriptionMetrics", name)
+			t.Errorf("%s present without PerSubscriptionMetrics", name)
 		}
 	}
 	// Go runtime and process collectors.
@@ -155,32 +155,6 @@ func TestMetricsFromSource(t *testing.T) {
 	}
 }
 
-// TestMetricsExporterNamesByDefault: with the default Config, /metrics has
-// every metric name prometheus-nats-exporter's streaming collectors
-// (-serverz, -channelz) produce, so existing dashboards find them.
-func TestMetricsExporterNamesByDefault(t *testing.T) {
-	m := newTestMonitor(t, newFakeSource(), nil)
-	fams := scrape(t, m)
-	for _, name := range []string{
-		"nss_server_bytes_total", "nss_server_msgs_total", "nss_server_channels",
-		"nss_server_subscriptions", "nss_server_clients", "nss_server_info",
-		"nss_chan_bytes_total", "nss_chan_msgs_total", "nss_chan_last_seq",
-		"nss_chan_subs_last_sent", "nss_chan_subs_pending_count", "nss_chan_subs_max_inflight",
-	} {
-		if _, ok := fams[name]; !ok {
-			t.Errorf("%s missing", name)
-		}
-	}
-	// The per-subscription series carry the exporter's labels.
-	for k := range samples(t, fams, "nss_chan_subs_pending_count", dto.MetricType_GAUGE) {
-		for _, l := range []string{"channel=", "client_id=", "inbox=", "queue_name=", "is_durable=", "is_offline="} {
-			if !strings.Contains(k, l) {
-				t.Errorf("nss_chan_subs_pending_count{%s}: no %s label", k, l)
-			}
-		}
-	}
-}
-
 func TestMetricsPerSubscription(t *testing.T) {
 	src := newFakeSource()
 	// A second entry with the same label set must be merged, not fail the scrape.
@@ -189,7 +163,7 @@ func TestMetricsPerSubscription(t *testing.T) {
 	dup.PendingCount, dup.LastSent = 5, 11
 	foo.Subscriptions = append(foo.Subscriptions, dup)
 	src.channels["foo"] = foo
-	m := newTestMonitor(t, src, nil) // per subscription is the default
+	m := newTestMonitor(t, src, func(c *Config) { c.PerSubscriptionMetrics = true })
 	fams := scrape(t, m)
 	key := func(ch, client, inbox, queue string, durable, offline bool) string {
 		b := map[bool]string{true: "true", false: "false"}
