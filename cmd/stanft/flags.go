@@ -210,6 +210,7 @@ func defineStreamingFlags(fs *flag.FlagSet, o *options, sink *unsupportedSink) {
 	d.str(&o.LogFormat, "Log format: text or json.", "log_format")
 	d.duration(&o.FTHBInterval, "FT heartbeat interval.", "ft_hb_interval")
 	d.duration(&o.FTHBMissed, "FT missed heartbeat interval before a standby tries to become active.", "ft_hb_missed_interval")
+	d.boolean(&o.MetricsPerSub, "Export per-subscription nss_chan_subs_* series on /metrics (one series per subscription).", "metrics_per_subscription")
 
 	// Out-of-scope modes: recognised, then rejected (SPEC D1).
 	for _, n := range []string{"clustered", "cluster_bootstrap", "cluster_sync", "cluster_raft_logging",

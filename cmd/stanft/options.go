@@ -49,6 +49,7 @@ type options struct {
 	LogFormat      string        // --log_format text|json; default text
 	FTHBInterval   time.Duration // --ft_hb_interval
 	FTHBMissed     time.Duration // --ft_hb_missed_interval
+	MetricsPerSub  bool          // --metrics_per_subscription: per-subscription nss_chan_subs_* series
 	// NATS holds the embedded NATS server options (and the logging flags,
 	// which configure the shared logger).
 	NATS *natsd.Options

@@ -137,6 +137,7 @@ func TestFlagsShortAndLong(t *testing.T) {
 	add("", "file_read_buffer_size", "0", func(o *options) bool { return o.File.ReadBufferSize == 0 })
 	add("", "file_auto_sync", "5s", func(o *options) bool { return o.File.AutoSync == 5*time.Second })
 	add("", "log_format", "json", func(o *options) bool { return o.LogFormat == "json" })
+	add("", "metrics_per_subscription", "true", func(o *options) bool { return o.MetricsPerSub })
 	add("", "ft_hb_interval", "100ms", func(o *options) bool { return o.FTHBInterval == 100*time.Millisecond })
 	add("", "ft_hb_missed_interval", "3s", func(o *options) bool { return o.FTHBMissed == 3*time.Second })
 	add("a", "addr", "127.0.0.2", func(o *options) bool { return o.NATS.Host == "127.0.0.2" })

@@ -289,6 +289,7 @@ func (p *process) startMonitor(metrics *monitor.Metrics) error {
 	cfg.Health = p.health
 	cfg.Logger = p.log
 	cfg.Metrics = metrics
+	cfg.PerSubscriptionMetrics = o.MetricsPerSub
 	if p.nats != nil {
 		cfg.NATSHandler = monitor.NATSHandler(p.nats.ns)
 	} else if ns, err := natsd.NewServer(prepareNATSOptions(o.NATS)); err == nil {
