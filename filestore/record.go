@@ -113,6 +113,16 @@ func (e *enc) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
 func (e *enc) bytes(v []byte)   { e.uvarint(uint64(len(v))); e.b = append(e.b, v...) }
 func (e *enc) str(v string)     { e.uvarint(uint64(len(v))); e.b = append(e.b, v...) }
 
+// uvarints encodes a payload of unsigned varints only, such as a
+// subscription ID and a sequence.
+func uvarints(vs ...uint64) []byte {
+	var e enc
+	for _, v := range vs {
+		e.uvarint(v)
+	}
+	return e.b
+}
+
 // dec decodes what enc wrote. The first error sticks; callers check err once.
 type dec struct {
 	b   []byte

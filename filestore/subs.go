@@ -109,15 +109,10 @@ func (ss *subStore) DeleteSub(subID uint64) error {
 	if err := ss.check(); err != nil {
 		return err
 	}
-	e, ok := ss.subs[subID]
-	if !ok {
+	if !ss.remove(subID) {
 		return nil
 	}
-	ss.pending -= len(e.pending)
-	delete(ss.subs, subID)
-	var en enc
-	en.uvarint(subID)
-	return ss.add(recSubDel, en.b)
+	return ss.add(recSubDel, uvarints(subID))
 }
 
 // AddSeqPending records that seq was sent; unknown IDs are ignored.
@@ -131,15 +126,8 @@ func (ss *subStore) AddSeqPending(subID, seq uint64) error {
 	if !ok {
 		return nil
 	}
-	if _, dup := e.pending[seq]; !dup {
-		e.pending[seq] = struct{}{}
-		ss.pending++
-	}
-	e.st.LastSent = max(e.st.LastSent, seq)
-	var en enc
-	en.uvarint(subID)
-	en.uvarint(seq)
-	return ss.add(recSubSent, en.b)
+	ss.markSent(e, seq)
+	return ss.add(recSubSent, uvarints(subID, seq))
 }
 
 // AckSeqPending records that seq was acknowledged; unknown IDs and
@@ -151,18 +139,43 @@ func (ss *subStore) AckSeqPending(subID, seq uint64) error {
 		return err
 	}
 	e, ok := ss.subs[subID]
-	if !ok {
+	if !ok || !ss.markAcked(e, seq) {
 		return nil
 	}
+	return ss.add(recSubAck, uvarints(subID, seq))
+}
+
+// markSent adds seq to the pending set of e and raises its LastSent. The
+// live path and replay share it so that recovery rebuilds the same state.
+func (ss *subStore) markSent(e *subEntry, seq uint64) {
+	e.st.LastSent = max(e.st.LastSent, seq)
+	if _, dup := e.pending[seq]; !dup {
+		e.pending[seq] = struct{}{}
+		ss.pending++
+	}
+}
+
+// markAcked removes seq from the pending set of e and reports whether it was
+// pending.
+func (ss *subStore) markAcked(e *subEntry, seq uint64) bool {
 	if _, ok := e.pending[seq]; !ok {
-		return nil
+		return false
 	}
 	delete(e.pending, seq)
 	ss.pending--
-	var en enc
-	en.uvarint(subID)
-	en.uvarint(seq)
-	return ss.add(recSubAck, en.b)
+	return true
+}
+
+// remove drops subscription id and its pending set and reports whether it
+// was known.
+func (ss *subStore) remove(id uint64) bool {
+	e, ok := ss.subs[id]
+	if !ok {
+		return false
+	}
+	ss.pending -= len(e.pending)
+	delete(ss.subs, id)
+	return true
 }
 
 // Flush writes and (with DoSync) fsyncs every queued record. On failure the
@@ -218,9 +231,7 @@ func (ss *subStore) maybeCompact() {
 // snapshot encodes the live state: the highest ID, then each subscription
 // and its pending sequences, in ID order.
 func (ss *subStore) snapshot() []byte {
-	var en enc
-	en.uvarint(ss.maxID)
-	data := appendFrame(nil, ss.s.tab, recSubMaxID, en.b)
+	data := appendFrame(nil, ss.s.tab, recSubMaxID, uvarints(ss.maxID))
 	ids := make([]uint64, 0, len(ss.subs))
 	for id := range ss.subs {
 		ids = append(ids, id)
@@ -235,10 +246,7 @@ func (ss *subStore) snapshot() []byte {
 		}
 		sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
 		for _, seq := range seqs {
-			var p enc
-			p.uvarint(id)
-			p.uvarint(seq)
-			data = appendFrame(data, ss.s.tab, recSubSent, p.b)
+			data = appendFrame(data, ss.s.tab, recSubSent, uvarints(id, seq))
 		}
 	}
 	return data
@@ -290,10 +298,7 @@ func (ss *subStore) apply(typ byte, payload []byte) error {
 			return err
 		}
 		ss.maxID = max(ss.maxID, id)
-		if e, ok := ss.subs[id]; ok {
-			ss.pending -= len(e.pending)
-			delete(ss.subs, id)
-		}
+		ss.remove(id)
 	case recSubSent, recSubAck:
 		d := dec{b: payload}
 		id, seq := d.uvarint(), d.uvarint()
@@ -304,16 +309,10 @@ func (ss *subStore) apply(typ byte, payload []byte) error {
 		if !ok {
 			return nil
 		}
-		_, was := e.pending[seq]
 		if typ == recSubSent {
-			e.st.LastSent = max(e.st.LastSent, seq)
-			if !was {
-				e.pending[seq] = struct{}{}
-				ss.pending++
-			}
-		} else if was {
-			delete(e.pending, seq)
-			ss.pending--
+			ss.markSent(e, seq)
+		} else {
+			ss.markAcked(e, seq)
 		}
 	default:
 		return errBadType
