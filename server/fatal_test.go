@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/nats-io/stan.go"
 	"github.com/nats-io/stan.go/pb"
 
+	"github.com/stanft/stanft/filestore"
 	"github.com/stanft/stanft/memstore"
 	"github.com/stanft/stanft/server"
 	"github.com/stanft/stanft/server/servertest"
@@ -264,5 +266,53 @@ func TestFencedStoreIsFatal(t *testing.T) {
 	}
 	if len(fatal) != 0 {
 		t.Fatal("OnFatal called twice")
+	}
+}
+
+// TestFencedFileStoreIsFatal fences a real file store through its Fence
+// hook (as an FT member whose lock was lost): the server must see
+// store.ErrFenced through filestore's error and stop acknowledging.
+func TestFencedFileStoreIsFatal(t *testing.T) {
+	var lost atomic.Bool
+	fcfg := filestore.DefaultConfig()
+	fcfg.Logger = servertest.Logger(t, "filestore")
+	fcfg.Fence = func() error {
+		if lost.Load() {
+			return errors.New("lock lost")
+		}
+		return nil
+	}
+	fst, err := filestore.Open(t.TempDir(), fcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fatal := make(chan error, 2)
+	cfg := servertest.Config(t)
+	cfg.ClusterID = clusterID
+	cfg.FT = true
+	cfg.OnFatal = func(err error) { fatal <- err }
+	s, url := servertest.StartServerWithStore(t, cfg, fst)
+	sc := connect(t, url, "c", stan.PubAckWait(500*time.Millisecond))
+	if err := sc.Publish("foo", []byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	lost.Store(true)
+	if err := sc.Publish("foo", nil); err == nil || err.Error() != "stan: publish ack timeout" {
+		t.Fatalf("publish with fenced store: %v", err)
+	}
+	select {
+	case err := <-fatal:
+		if !errors.Is(err, store.ErrFenced) || !errors.Is(err, filestore.ErrFenced) {
+			t.Fatalf("OnFatal(%v), want store.ErrFenced", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("OnFatal not called")
+	}
+	if s.State() != server.StateFailed {
+		t.Fatalf("state %s", s.State())
+	}
+	// Deactivating cannot flush a fenced store either.
+	if err := s.Deactivate(context.Background()); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("Deactivate = %v, want store.ErrFenced", err)
 	}
 }
