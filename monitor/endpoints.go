@@ -61,31 +61,20 @@ func (m *Monitor) handleClientsz(w http.ResponseWriter, r *http.Request) {
 	subs := wantSubs(q.Get("subs"))
 	if id := q.Get("client"); id != "" {
 		c, ok := m.src.Client(id, subs)
-		if !ok {
-			http.Error(w, fmt.Sprintf("Client %s not found", id), http.StatusNotFound)
-			return
-		}
-		m.sendJSON(w, r, &c)
+		m.sendFound(w, r, "Client", id, &c, ok)
 		return
 	}
 	p := parsePage(q.Get("offset"), q.Get("limit"))
 	ids := m.src.ClientIDs()
 	lo, hi := p.bounds(len(ids))
 	out := Clientsz{
-		Now:     time.Now(),
-		Offset:  p.offset,
-		Limit:   p.limit,
-		Total:   len(ids),
-		Clients: make([]Clientz, 0, hi-lo),
+		Now:    time.Now(),
+		Offset: p.offset,
+		Limit:  p.limit,
+		Total:  len(ids),
 	}
 	out.ClusterID, out.ServerID = m.ids()
-	for _, id := range ids[lo:hi] {
-		// A client may close between ClientIDs and Client: skip it, so
-		// count is what we return.
-		if c, ok := m.src.Client(id, subs); ok {
-			out.Clients = append(out.Clients, c)
-		}
-	}
+	out.Clients = existing(ids[lo:hi], func(id string) (Clientz, bool) { return m.src.Client(id, subs) })
 	out.Count = len(out.Clients)
 	m.sendJSON(w, r, &out)
 }
@@ -95,11 +84,7 @@ func (m *Monitor) handleChannelsz(w http.ResponseWriter, r *http.Request) {
 	subs := wantSubs(q.Get("subs"))
 	if name := q.Get("channel"); name != "" {
 		c, ok := m.src.Channel(name, subs)
-		if !ok {
-			http.Error(w, fmt.Sprintf("Channel %s not found", name), http.StatusNotFound)
-			return
-		}
-		m.sendJSON(w, r, &c)
+		m.sendFound(w, r, "Channel", name, &c, ok)
 		return
 	}
 	p := parsePage(q.Get("offset"), q.Get("limit"))
@@ -113,19 +98,37 @@ func (m *Monitor) handleChannelsz(w http.ResponseWriter, r *http.Request) {
 	}
 	out.ClusterID, out.ServerID = m.ids()
 	if subs {
-		out.Channels = make([]Channelz, 0, hi-lo)
-		for _, name := range names[lo:hi] {
-			// Channels deleted meanwhile (max_inactivity) are skipped.
-			if c, ok := m.src.Channel(name, true); ok {
-				out.Channels = append(out.Channels, c)
-			}
-		}
+		out.Channels = existing(names[lo:hi], func(name string) (Channelz, bool) { return m.src.Channel(name, true) })
 		out.Count = len(out.Channels)
 	} else {
 		out.Names = names[lo:hi]
 		out.Count = len(out.Names)
 	}
 	m.sendJSON(w, r, &out)
+}
+
+// sendFound answers doc, the document of the client or channel called name,
+// or 404 "<kind> <name> not found" (the reference's text) if it is unknown.
+func (m *Monitor) sendFound(w http.ResponseWriter, r *http.Request, kind, name string, doc any, found bool) {
+	if !found {
+		http.Error(w, fmt.Sprintf("%s %s not found", kind, name), http.StatusNotFound)
+		return
+	}
+	m.sendJSON(w, r, doc)
+}
+
+// existing returns the documents of the keys that still exist, in order,
+// never nil. A client may close, and a channel be deleted (max_inactivity),
+// between the listing and the fetch: it is skipped, so that count is what
+// the page returns.
+func existing[T any](keys []string, get func(string) (T, bool)) []T {
+	out := make([]T, 0, len(keys))
+	for _, k := range keys {
+		if v, ok := get(k); ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // ids returns the cluster and server IDs for the list documents.
