@@ -472,23 +472,17 @@ func (ms *msgStore) repair() error {
 	return nil
 }
 
-func (ms *msgStore) overLimits() bool {
-	return (ms.lim.MaxMsgs > 0 && ms.msgs > ms.lim.MaxMsgs) ||
-		(ms.lim.MaxBytes > 0 && ms.bytes > uint64(ms.lim.MaxBytes))
-}
-
 // enforceLimits drops the oldest messages beyond MaxMsgs/MaxBytes, always
 // keeping the newest.
 func (ms *msgStore) enforceLimits() {
-	if ms.msgs <= 1 || !ms.overLimits() {
+	if ms.msgs <= 1 || !ms.lim.Exceeded(ms.msgs, ms.bytes) {
 		return
 	}
 	if !ms.warned {
 		ms.warned = true
-		ms.s.log.Warn(fmt.Sprintf("Reached limits for store %q (msgs=%v/%v bytes=%v/%v), dropping old messages to make room for new ones",
-			ms.ch.name, ms.msgs, ms.lim.MaxMsgs, ms.bytes, ms.lim.MaxBytes))
+		ms.s.log.Warn(store.LimitsReachedMessage(ms.ch.name, ms.msgs, ms.bytes, ms.lim))
 	}
-	for ms.msgs > 1 && ms.overLimits() {
+	for ms.msgs > 1 && ms.lim.Exceeded(ms.msgs, ms.bytes) {
 		if err := ms.dropOldest(); err != nil {
 			ms.s.log.Error("dropping old message failed", "channel", ms.ch.name, "error", err)
 			return

@@ -104,21 +104,15 @@ func (ms *msgStore) Store(m *pb.MsgProto) error {
 	return nil
 }
 
-func (ms *msgStore) overLimits() bool {
-	return (ms.lim.MaxMsgs > 0 && ms.n > ms.lim.MaxMsgs) ||
-		(ms.lim.MaxBytes > 0 && ms.bytes > uint64(ms.lim.MaxBytes))
-}
-
 func (ms *msgStore) enforceLimits() {
-	if ms.n <= 1 || !ms.overLimits() {
+	if ms.n <= 1 || !ms.lim.Exceeded(ms.n, ms.bytes) {
 		return
 	}
 	if !ms.warned {
 		ms.warned = true
-		ms.log.Warn(fmt.Sprintf("Reached limits for store %q (msgs=%v/%v bytes=%v/%v), dropping old messages to make room for new ones",
-			ms.name, ms.n, ms.lim.MaxMsgs, ms.bytes, ms.lim.MaxBytes))
+		ms.log.Warn(store.LimitsReachedMessage(ms.name, ms.n, ms.bytes, ms.lim))
 	}
-	for ms.n > 1 && ms.overLimits() {
+	for ms.n > 1 && ms.lim.Exceeded(ms.n, ms.bytes) {
 		ms.removeOldest()
 	}
 	if ms.n < len(ms.ring)/4 && len(ms.ring) > minRing {

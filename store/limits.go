@@ -29,6 +29,21 @@ type Limits struct {
 	PerChannel map[string]*ChannelLimits
 }
 
+// Exceeded reports whether msgs messages of bytes bytes in all are over the
+// MaxMsgs or MaxBytes of l, resolved limits where 0 is unlimited. A store
+// drops its oldest message while this holds, always keeping the newest.
+func (l ChannelLimits) Exceeded(msgs int, bytes uint64) bool {
+	return (l.MaxMsgs > 0 && msgs > l.MaxMsgs) ||
+		(l.MaxBytes > 0 && bytes > uint64(l.MaxBytes))
+}
+
+// LimitsReachedMessage is the warning a store logs once per channel when
+// it first drops messages to stay within l (the reference's text).
+func LimitsReachedMessage(channel string, msgs int, bytes uint64, l ChannelLimits) string {
+	return fmt.Sprintf("Reached limits for store %q (msgs=%v/%v bytes=%v/%v), dropping old messages to make room for new ones",
+		channel, msgs, l.MaxMsgs, bytes, l.MaxBytes)
+}
+
 // Default global limits (SPEC §7.2).
 const (
 	DefaultMaxChannels      = 100

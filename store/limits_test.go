@@ -141,3 +141,28 @@ func TestLimitsClone(t *testing.T) {
 		t.Fatal("Clone of nil PerChannel is not nil")
 	}
 }
+
+func TestChannelLimitsExceeded(t *testing.T) {
+	cases := []struct {
+		lim   ChannelLimits
+		msgs  int
+		bytes uint64
+		want  bool
+	}{
+		{ChannelLimits{}, 1 << 30, 1 << 40, false},
+		{ChannelLimits{MaxMsgs: 2}, 2, 1 << 40, false},
+		{ChannelLimits{MaxMsgs: 2}, 3, 0, true},
+		{ChannelLimits{MaxBytes: 10}, 1 << 30, 10, false},
+		{ChannelLimits{MaxBytes: 10}, 1, 11, true},
+		{ChannelLimits{MaxMsgs: 5, MaxBytes: 10}, 6, 1, true},
+	}
+	for _, c := range cases {
+		if got := c.lim.Exceeded(c.msgs, c.bytes); got != c.want {
+			t.Errorf("%+v.Exceeded(%d, %d) = %v, want %v", c.lim, c.msgs, c.bytes, got, c.want)
+		}
+	}
+	want := `Reached limits for store "foo" (msgs=3/2 bytes=7/0), dropping old messages to make room for new ones`
+	if got := LimitsReachedMessage("foo", 3, 7, ChannelLimits{MaxMsgs: 2}); got != want {
+		t.Errorf("LimitsReachedMessage = %q, want %q", got, want)
+	}
+}
