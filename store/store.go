@@ -131,6 +131,10 @@ type MsgStore interface {
 	// State returns the number of stored messages and their size in bytes.
 	State() (msgs int, bytes uint64, err error)
 	// Flush makes every stored message durable (fsync when configured).
+	// On error, every message stored since the last successful Flush is
+	// discarded (the server rolls its sequence back and answers those
+	// publishes with an error); earlier messages are untouched. An error
+	// that wraps ErrFenced means this process may no longer write at all.
 	Flush() error
 	// Close releases the log's resources. It is idempotent; every other
 	// method then fails with ErrClosed.
