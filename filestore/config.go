@@ -97,6 +97,10 @@ type Config struct {
 	// AutoSync is the interval of the background flush+fsync of every
 	// file; <= 0 disables it. Default 1 minute.
 	AutoSync time.Duration
+	// ProgressInterval is how often a long recovery logs its progress
+	// (channels and messages recovered, rate, estimated time left); <= 0
+	// means the default, 5 s.
+	ProgressInterval time.Duration
 
 	// Limits are the store's limits. Default store.DefaultLimits().
 	Limits store.Limits

@@ -143,7 +143,7 @@
 // later pages of an unflushed write and lose earlier ones; the result looks
 // like mid-file corruption and is reported as such, never silently dropped.
 //
-// Long recoveries log progress every 5 s. Config.ParallelRecovery channels
+// Long recoveries log progress (channels and messages recovered, rate, estimated time left) every Config.ProgressInterval (5 s). Config.ParallelRecovery channels
 // are loaded concurrently.
 //
 // # Memory

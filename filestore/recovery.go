@@ -19,8 +19,8 @@ import (
 	"github.com/stanft/stanft/store"
 )
 
-// progressEvery is the interval of recovery progress logs.
-const progressEvery = 5 * time.Second
+// defaultProgressInterval is the default interval of recovery progress logs.
+const defaultProgressInterval = 5 * time.Second
 
 // Recover loads the datastore (see store.Store). It returns (nil, nil) for a
 // fresh datastore. A torn tail is truncated (and saved to a .broken file);
@@ -140,16 +140,27 @@ func (r *recoverer) logProgress(total int) (stop func()) {
 	go func() {
 		defer wg.Done()
 		start := time.Now()
-		t := time.NewTicker(progressEvery)
+		every := r.s.cfg.ProgressInterval
+		if every <= 0 {
+			every = defaultProgressInterval
+		}
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				n := r.msgs.Load()
-				r.s.log.Info("recovery in progress", "channels", r.chans.Load(), "of", total,
-					"messages", n, "msgs_per_sec", int64(float64(n)/time.Since(start).Seconds()))
+				n, done := r.msgs.Load(), r.chans.Load()
+				elapsed := time.Since(start)
+				args := []any{"channels", done, "of", total, "messages", n,
+					"msgs_per_sec", int64(float64(n) / elapsed.Seconds())}
+				if done > 0 && int(done) < total {
+					// Estimate from the channel rate: channels are the unit of work.
+					left := time.Duration(float64(elapsed) * float64(int64(total)-done) / float64(done))
+					args = append(args, "estimated_left", left.Round(100*time.Millisecond))
+				}
+				r.s.log.Info("recovery in progress", args...)
 			}
 		}
 	}()
