@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -47,6 +48,7 @@ func run() int {
 	recBig := fs.Int("recover-msgs", 1000000, "messages in the one-channel recovery dataset")
 	recMany := fs.String("recover-channels", "1000x1000", "channels x messages of the many-channel recovery dataset")
 	scrapeChans := fs.Int("scrape-channels", 100, "channels (each with a durable) that the scraped server holds")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	dir := fs.String("dir", "", "where FILE datastores go (default: a temporary directory, removed at the end)")
 	child := fs.String("recovery-child", "", "internal: recover this datastore and report (child process)")
 	childMode := fs.String("recovery-mode", "store", "internal: store or server")
@@ -69,6 +71,19 @@ func run() int {
 		}
 		defer os.RemoveAll(d)
 		o.dir = d
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if err := benchAll(o); err != nil {
 		fmt.Fprintln(os.Stderr, err)
