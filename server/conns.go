@@ -95,12 +95,25 @@ func (c *conns) unsubscribeAll() {
 	}
 }
 
+// deactivateFlushTimeout bounds the final flush of the server's
+// connections on deactivation. On a healthy connection it takes a round
+// trip; on a silently partitioned one it would block until the timeout,
+// and an FT active that stands down because it lost NATS must release the
+// lock quickly so a reachable standby can serve (SPEC D7).
+const deactivateFlushTimeout = 500 * time.Millisecond
+
+// flush sends what the connections buffered (last PubAcks, deliveries),
+// all in parallel, bounded by deactivateFlushTimeout.
 func (c *conns) flush() {
+	ctx, cancel := context.WithTimeout(context.Background(), deactivateFlushTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
 	for _, nc := range []*nats.Conn{c.send, c.general, c.acks} {
 		if nc != nil && nc.IsConnected() {
-			_ = nc.FlushTimeout(time.Second)
+			wg.Go(func() { _ = nc.FlushWithContext(ctx) })
 		}
 	}
+	wg.Wait()
 }
 
 func (c *conns) close() {

@@ -77,6 +77,10 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 		// so that the active stands down in bounded time (SPEC D7).
 		nats.PingInterval(ftPingInterval(o.FTHBMissed)),
 		nats.MaxPingsOutstanding(2),
+		// A reconnect attempt through a silent path holds the connection
+		// (and so the elector's connectivity check) for the whole handshake
+		// timeout: keep it to one ping interval.
+		nats.Timeout(ftPingInterval(o.FTHBMissed)),
 	)
 	nc, err := nats.Connect(natsURL, ncOpts...)
 	if err != nil {
