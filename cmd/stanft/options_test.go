@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -457,7 +458,9 @@ func TestHelpAndVersion(t *testing.T) {
 		}
 		out := stdout.String()
 		if strings.HasPrefix(args[0], "-v") || args[0] == "--version" {
-			if !strings.HasPrefix(out, "stanft version ") || !strings.Contains(out, ", nats-server v") || !strings.Contains(out, ", go go") {
+			// SPEC D2: stanft version X, nats-server vY, go Z
+			want := regexp.MustCompile(`^stanft version \S+, nats-server v\d+\.\d+\.\d+, go \d+\.\d+(\.\d+)?\S*\n$`)
+			if !want.MatchString(out) {
 				t.Fatalf("%v: %q", args, out)
 			}
 		} else if !strings.Contains(out, "Usage: stanft") || !strings.Contains(out, "--ft_group") {

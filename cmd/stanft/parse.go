@@ -40,7 +40,7 @@ func gitCommit() string {
 
 // versionLine is what -v prints (SPEC D2).
 func versionLine() string {
-	return fmt.Sprintf("stanft version %s, nats-server v%s, go %s", version, natsd.VERSION, runtime.Version())
+	return fmt.Sprintf("stanft version %s, nats-server v%s, go %s", version, natsd.VERSION, strings.TrimPrefix(runtime.Version(), "go"))
 }
 
 // errExit0 is returned by parseOptions when it printed the help or the
