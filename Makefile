@@ -11,7 +11,7 @@ BENCHPKG ?= ./...
 # docker compose v2 plugin when present, else the v1 docker-compose CLI.
 COMPOSE  ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
 
-.PHONY: all build test lint fmt-check vet deps-check bench image compose-up compose-down clean
+.PHONY: all build test lint fmt-check vet deps-check bench gobench image compose-up compose-down clean
 
 all: build
 
@@ -45,7 +45,13 @@ deps-check:
 		echo "a package depends on github.com/nats-io/nats-streaming-server"; exit 1; fi
 
 ## bench: benchmarks only (no tests). Narrow with BENCH=regexp BENCHPKG=./server.
+## bench: stanft vs core NATS in one run (MEMORY, FILE, recovery, scrape), then the
+## failover benchmark; `make gobench` runs the packages' go test benchmarks.
 bench:
+	$(GO) run ./bench
+	STANFT_FAILOVER_BENCH=20 $(GO) test -run TestFailoverBench -v -count=1 ./e2e
+
+gobench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem $(BENCHPKG)
 
 ## image: bin/stanft, then the FROM-scratch image $(IMAGE) (no base image pulled).
