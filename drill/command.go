@@ -70,14 +70,20 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return ExitFail
 		}
 	}
+	if runErr != nil {
+		fmt.Fprintf(stderr, "stanft drill: %v\n", runErr)
+	}
+	return exitCode(rep, runErr)
+}
+
+// exitCode maps a drill's outcome to Command's exit status: ExitLost when
+// the report shows a lost acknowledged message (even if the drill then
+// failed), else ExitFail on a run error, else ExitOK.
+func exitCode(rep *Report, runErr error) int {
 	switch {
 	case rep != nil && !rep.OK():
-		if runErr != nil {
-			fmt.Fprintf(stderr, "stanft drill: %v\n", runErr)
-		}
 		return ExitLost
 	case runErr != nil:
-		fmt.Fprintf(stderr, "stanft drill: %v\n", runErr)
 		return ExitFail
 	}
 	return ExitOK

@@ -160,3 +160,25 @@ func TestCommandBadArgs(t *testing.T) {
 		t.Errorf("-h: exit %d, %q", code, out.String())
 	}
 }
+
+func TestExitCode(t *testing.T) {
+	runErr := errors.New("no failover")
+	cases := []struct {
+		name string
+		rep  *Report
+		err  error
+		want int
+	}{
+		{"clean", &Report{Acknowledged: 10, Delivered: 10}, nil, ExitOK},
+		{"duplicates are not loss", &Report{Acknowledged: 10, Delivered: 10, Duplicated: 3}, nil, ExitOK},
+		{"one lost", &Report{Acknowledged: 10, Delivered: 9, Lost: 1, LostIDs: []uint64{4}}, nil, ExitLost},
+		{"lost wins over a run error", &Report{Lost: 2}, runErr, ExitLost},
+		{"run error, nothing lost", &Report{}, runErr, ExitFail},
+		{"run error, no report", nil, runErr, ExitFail},
+	}
+	for _, c := range cases {
+		if got := exitCode(c.rep, c.err); got != c.want {
+			t.Errorf("%s: exitCode = %d, want %d", c.name, got, c.want)
+		}
+	}
+}
