@@ -19,17 +19,26 @@ import (
 // be 0) and duplicated (stored twice because a retried publish had been
 // stored but not acknowledged).
 //
+// It fails when a p99 is over its limit (see failoverLimits): SPEC's 500 ms
+// (SIGKILL) and 150 ms (SIGTERM) in the benchmark run, looser in CI.
+//
 // CI runs 2 of each; the full run is
 //
 //	STANFT_FAILOVER_BENCH=20 go test -run TestFailoverBench -v -count=1 ./e2e
 func TestFailoverBench(t *testing.T) {
 	n := 2
-	if v := os.Getenv("STANFT_FAILOVER_BENCH"); v != "" {
+	bench := os.Getenv("STANFT_FAILOVER_BENCH")
+	if bench != "" {
 		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 1 {
-			t.Fatalf("STANFT_FAILOVER_BENCH=%q: want a positive count", v)
+		if n, err = strconv.Atoi(bench); err != nil || n < 1 {
+			t.Fatalf("STANFT_FAILOVER_BENCH=%q: want a positive count", bench)
 		}
 	}
+	limits, how, err := failoverLimits(bench != "", os.Getenv("STANFT_FAILOVER_LIMIT_SCALE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("p99 limits: SIGKILL %v, SIGTERM %v (%s)", limits["SIGKILL"], limits["SIGTERM"], how)
 	s := newScenario(t, scenarioOpts{members: 2, ownNATS: true})
 	w := WatchStates(s.g, 20*time.Millisecond)
 	const channel = "bench"
@@ -114,20 +123,78 @@ func TestFailoverBench(t *testing.T) {
 	logPromotions(t, s.g, n)
 	t.Logf("messages acknowledged %d, lost %d, duplicated %d (by failover kind: %v)",
 		r.Acked, len(r.Lost), r.Duplicated, dups)
+	for _, kind := range []string{"SIGKILL", "SIGTERM"} {
+		if p99 := percentile(results[kind], 0.99); p99 > limits[kind] {
+			t.Errorf("%s failover p99 %v over the limit %v (%s); samples %v",
+				kind, p99.Round(time.Millisecond), limits[kind], how, roundAll(results[kind]))
+		}
+	}
+}
+
+// Failover targets of SPEC (issue "3/5 Fault tolerance", point 5), default
+// settings: signal to the first PubAck from the new active, p99.
+const (
+	specKillFailover = 500 * time.Millisecond // after SIGKILL of the active
+	specStopFailover = 150 * time.Millisecond // after SIGTERM or a step-down
+)
+
+// ciLimitScale scales the SPEC limits in the default (CI) run: 2 samples of
+// each kind on a loaded 2-core machine where other test packages run in
+// parallel (a SIGTERM sample of ~230 ms was once seen there), against ~100 ms
+// (SIGKILL) and ~60-90 ms (SIGTERM) measured unloaded.
+const ciLimitScale = 3
+
+// ciLimitCap bounds the scaled CI limits below the default missed-heartbeat
+// interval (1 s), so that a regression to "a standby waits for the missed
+// interval" still fails in CI, also for SIGKILL (500 ms x 3 would not).
+const ciLimitCap = 900 * time.Millisecond
+
+// failoverLimits returns the p99 limit per failover kind and how it was
+// chosen. With scaleEnv (STANFT_FAILOVER_LIMIT_SCALE) set, the limits are the
+// SPEC limits times that factor, uncapped. Otherwise the benchmark run uses
+// the SPEC limits as they are, and the CI run scales them by ciLimitScale
+// capped at ciLimitCap.
+func failoverLimits(bench bool, scaleEnv string) (map[string]time.Duration, string, error) {
+	spec := map[string]time.Duration{"SIGKILL": specKillFailover, "SIGTERM": specStopFailover}
+	limits := make(map[string]time.Duration, len(spec))
+	switch {
+	case scaleEnv != "":
+		scale, err := strconv.ParseFloat(scaleEnv, 64)
+		if err != nil || scale <= 0 {
+			return nil, "", fmt.Errorf("STANFT_FAILOVER_LIMIT_SCALE=%q: want a positive number", scaleEnv)
+		}
+		for k, d := range spec {
+			limits[k] = time.Duration(float64(d) * scale)
+		}
+		return limits, fmt.Sprintf("SPEC x %g from STANFT_FAILOVER_LIMIT_SCALE", scale), nil
+	case bench:
+		return spec, "SPEC, benchmark run", nil
+	default:
+		for k, d := range spec {
+			limits[k] = min(d*ciLimitScale, ciLimitCap)
+		}
+		return limits, fmt.Sprintf("CI run: SPEC x %d, at most %v; STANFT_FAILOVER_LIMIT_SCALE overrides", ciLimitScale, ciLimitCap), nil
+	}
+}
+
+// percentile returns the p-quantile of ds (nearest rank), 0 when empty.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(p*float64(len(s))+0.999999) - 1
+	return s[min(max(i, 0), len(s)-1)]
 }
 
 func summarize(kind string, ds []time.Duration) string {
 	if len(ds) == 0 {
 		return kind + ": no samples"
 	}
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	pct := func(p float64) time.Duration {
-		i := int(p*float64(len(s))+0.999999) - 1
-		return s[min(max(i, 0), len(s)-1)]
-	}
 	return fmt.Sprintf("%s failovers: n=%d p50=%v p99=%v max=%v (signal to first PubAck from the new active)",
-		kind, len(s), pct(0.50).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), s[len(s)-1].Round(time.Millisecond))
+		kind, len(ds), percentile(ds, 0.50).Round(time.Millisecond), percentile(ds, 0.99).Round(time.Millisecond),
+		percentile(ds, 1).Round(time.Millisecond))
 }
 
 func roundAll(ds []time.Duration) []time.Duration {
@@ -184,8 +251,31 @@ func logPromotions(t *testing.T, g *Group, n int) {
 }
 
 func pctl(ds []time.Duration, p float64) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	i := int(p*float64(len(s))+0.999999) - 1
-	return s[min(max(i, 0), len(s)-1)].Round(time.Millisecond)
+	return percentile(ds, p).Round(time.Millisecond)
+}
+
+func TestFailoverLimits(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		bench      bool
+		env        string
+		kill, stop time.Duration
+		wantErr    bool
+	}{
+		{bench: false, kill: 900 * ms, stop: 450 * ms},
+		{bench: true, kill: 500 * ms, stop: 150 * ms},
+		{bench: true, env: "2", kill: 1000 * ms, stop: 300 * ms},
+		{bench: false, env: "0.01", kill: 5 * ms, stop: 1500 * time.Microsecond},
+		{bench: false, env: "x", wantErr: true},
+		{bench: false, env: "0", wantErr: true},
+	} {
+		l, how, err := failoverLimits(c.bench, c.env)
+		if (err != nil) != c.wantErr {
+			t.Errorf("failoverLimits(%v, %q): error %v, want error %v", c.bench, c.env, err, c.wantErr)
+			continue
+		}
+		if err == nil && (l["SIGKILL"] != c.kill || l["SIGTERM"] != c.stop) {
+			t.Errorf("failoverLimits(%v, %q) = %v (%s), want SIGKILL %v SIGTERM %v", c.bench, c.env, l, how, c.kill, c.stop)
+		}
+	}
 }

@@ -54,9 +54,11 @@ func TestGroupOfThree(t *testing.T) {
 }
 
 // TestStepDown: `stanft ft step-down` makes the active hand over to a standby
-// quickly; the old active stays up as a standby.
+// quickly, without waiting a missed heartbeat interval (the group's is 5 s;
+// the PubAck gap must stay under maxHandOff); the old active stays up as a
+// standby.
 func TestStepDown(t *testing.T) {
-	s := newScenario(t, scenarioOpts{members: 2})
+	s := newScenario(t, scenarioOpts{members: 2, extraArgs: handOffArgs})
 	w := WatchStates(s.g, 20*time.Millisecond)
 	const channel = "drill"
 	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
@@ -82,9 +84,15 @@ func TestStepDown(t *testing.T) {
 	}
 	// The command's own start-up (exec, NATS connect) is part of the time
 	// from `at`; the longest gap between PubAcks is the hand-off itself.
-	if from, to, ok := AckGap(pub.Acks(), at, 15*time.Second); ok {
-		t.Logf("step-down: %s active; PubAck gap %v (%v after the command was started)",
-			next.Name(), to.Sub(from).Round(time.Millisecond), to.Sub(at).Round(time.Millisecond))
+	from, to, ok := AckGap(pub.Acks(), at, 15*time.Second)
+	if !ok {
+		t.Fatal("no PubAck after the step-down")
+	}
+	gap := to.Sub(from)
+	t.Logf("step-down: %s active; PubAck gap %v (%v after the command was started)",
+		next.Name(), gap.Round(time.Millisecond), to.Sub(at).Round(time.Millisecond))
+	if gap > maxHandOff {
+		t.Errorf("step-down hand-off: PubAck gap %v, want < %v (missed interval 5 s)", gap.Round(time.Millisecond), maxHandOff)
 	}
 	if err := old.WaitState(StateStandby, 10*time.Second); err != nil {
 		t.Error(err)
