@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/stan.go"
 
 	"github.com/stanft/stanft/ft/filelock"
+	"github.com/stanft/stanft/monitor"
 )
 
 // startNATSServer runs a NATS server on a random loopback port for tests.
@@ -239,7 +241,12 @@ func TestRunFTMonitorHealth(t *testing.T) {
 	base := []string{"-ns", url, "-a", "127.0.0.1", "-cid", "hc", "-st", "FILE", "--dir", dir, "--ft_group", "grp",
 		"--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms"}
 	startRun(t, append(base, "-m", strconv.Itoa(ma))...)
-	stanConnect(t, "hc", "probe", url, 10*time.Second).Close()
+	// The active has a client and a channel; the standby must show neither.
+	sc := stanConnect(t, "hc", "probe", url, 10*time.Second)
+	defer sc.Close()
+	if err := sc.Publish("ch", []byte("m")); err != nil {
+		t.Fatal(err)
+	}
 	startRun(t, append(base, "-m", strconv.Itoa(mb))...)
 	active := "http://127.0.0.1:" + strconv.Itoa(ma)
 	standby := "http://127.0.0.1:" + strconv.Itoa(mb)
@@ -264,9 +271,24 @@ func TestRunFTMonitorHealth(t *testing.T) {
 	if _, body := httpGet(t, standby+"/streaming/storez"); !strings.Contains(body, `"FILE"`) {
 		t.Errorf("standby storez: %s", body)
 	}
-	_, body := httpGet(t, standby+"/streaming/serverz")
-	if !strings.Contains(body, `"state": "FT_STANDBY"`) && !strings.Contains(body, `"state":"FT_STANDBY"`) {
-		t.Errorf("standby serverz: %s", body)
+	// SPEC D8: a standby's serverz shows its configured cluster ID.
+	code, body := httpGet(t, standby+"/streaming/serverz")
+	var sz monitor.Serverz
+	if err := json.Unmarshal([]byte(body), &sz); code != 200 || err != nil {
+		t.Fatalf("standby serverz: %d, %v: %s", code, err, body)
+	}
+	if sz.ClusterID != "hc" || sz.State != "FT_STANDBY" {
+		t.Errorf("standby serverz: cluster_id %q state %q, want \"hc\" FT_STANDBY", sz.ClusterID, sz.State)
+	}
+	// A standby knows no clients and no channels.
+	for _, path := range []string{"/streaming/clientsz", "/streaming/channelsz"} {
+		code, body := httpGet(t, standby+path)
+		var list struct {
+			Total *int `json:"total"`
+		}
+		if err := json.Unmarshal([]byte(body), &list); code != 200 || err != nil || list.Total == nil || *list.Total != 0 {
+			t.Errorf("standby %s: %d, %v: %s; want 200 with total 0", path, code, err, body)
+		}
 	}
 }
 
