@@ -15,6 +15,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/stan.go"
 
+	"github.com/stanft/stanft/drill"
 	"github.com/stanft/stanft/ft/filelock"
 	"github.com/stanft/stanft/monitor"
 )
@@ -227,11 +228,21 @@ func TestRunDrillCommand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	code := run(ctx, []string{"drill", "--nats", url, "-cid", "drillc", "--ft_group", "grp", "--members", members,
-		"--warmup", "500ms", "--settle", "500ms", "--rate", "100"}, &out, &errOut)
+		"--warmup", "500ms", "--settle", "500ms", "--rate", "100", "--pub_ack_wait", "1s", "--json"}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("drill: exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
 	t.Logf("drill report:\n%s", out.String())
+	var rep drill.Report
+	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
+		t.Fatalf("drill --json: %v", err)
+	}
+	if rep.Lost != 0 || rep.Acknowledged == 0 || rep.Delivered < rep.Acknowledged {
+		t.Errorf("drill lost %d of %d acknowledged (delivered %d)", rep.Lost, rep.Acknowledged, rep.Delivered)
+	}
+	if rep.Before.Epoch == 0 || rep.After.Epoch <= rep.Before.Epoch || rep.After.URL == rep.Before.URL {
+		t.Errorf("active before %+v, after %+v: want another member with a higher epoch", rep.Before, rep.After)
+	}
 }
 
 func TestRunFTMonitorHealth(t *testing.T) {
