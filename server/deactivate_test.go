@@ -8,18 +8,12 @@ import (
 	"time"
 
 	"github.com/nats-io/stan.go"
-
-	"github.com/stanft/stanft/server/servertest"
 )
 
 // Deactivate while publishes are in flight: every acknowledged message is
 // in the store; the others are not acknowledged (they time out).
 func TestDeactivateDrainsPublishes(t *testing.T) {
-	dir := t.TempDir()
-	url := servertest.StartNATS(t)
-	cfg := servertest.Config(t)
-	cfg.ClusterID = clusterID
-	cfg.NATSURL = url
+	dir, url, cfg := fileEnv(t)
 	st := openFileStore(t, dir)
 	s := activate(t, cfg, st)
 	sc := connect(t, url, "pub", stan.PubAckWait(time.Second))

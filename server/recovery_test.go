@@ -23,6 +23,18 @@ func openFileStore(t *testing.T, dir string) *filestore.Store {
 	return st
 }
 
+// fileEnv starts a NATS server and returns an empty datastore directory,
+// the NATS URL and a server configuration for clusterID on that NATS.
+func fileEnv(t *testing.T) (dir, url string, cfg server.Config) {
+	t.Helper()
+	dir = t.TempDir()
+	url = servertest.StartNATS(t)
+	cfg = servertest.Config(t)
+	cfg.ClusterID = clusterID
+	cfg.NATSURL = url
+	return dir, url, cfg
+}
+
 // activate starts a server on st without registering cleanup of st.
 func activate(t *testing.T, cfg server.Config, st *filestore.Store) *server.Server {
 	t.Helper()
@@ -42,11 +54,7 @@ func activate(t *testing.T, cfg server.Config, st *filestore.Store) *server.Serv
 // a second server (FT) recovers the same datastore. The client keeps its
 // session: pings, publishes, pending redelivery and new deliveries.
 func TestFailoverRecovery(t *testing.T) {
-	dir := t.TempDir()
-	url := servertest.StartNATS(t)
-	cfg := servertest.Config(t)
-	cfg.ClusterID = clusterID
-	cfg.NATSURL = url
+	dir, url, cfg := fileEnv(t)
 	cfg.FT = true
 	cfg.ActivationSpread = 300 * time.Millisecond
 
@@ -130,11 +138,7 @@ func TestFailoverRecovery(t *testing.T) {
 }
 
 func TestClusterIDMismatch(t *testing.T) {
-	dir := t.TempDir()
-	url := servertest.StartNATS(t)
-	cfg := servertest.Config(t)
-	cfg.ClusterID = clusterID
-	cfg.NATSURL = url
+	dir, _, cfg := fileEnv(t)
 	st := openFileStore(t, dir)
 	s := activate(t, cfg, st)
 	_ = s.Close()
@@ -155,11 +159,7 @@ func TestClusterIDMismatch(t *testing.T) {
 }
 
 func TestRecoveryDropsVanishedClients(t *testing.T) {
-	dir := t.TempDir()
-	url := servertest.StartNATS(t)
-	cfg := servertest.Config(t)
-	cfg.ClusterID = clusterID
-	cfg.NATSURL = url
+	dir, url, cfg := fileEnv(t)
 	st := openFileStore(t, dir)
 	s := activate(t, cfg, st)
 	sc, err := stan.Connect(clusterID, "gone", stan.NatsURL(url))
@@ -195,11 +195,7 @@ func TestRecoveryDropsVanishedClients(t *testing.T) {
 // After an FT activation, expired recovered messages are redelivered in
 // order, spread over the activation window, and before new messages.
 func TestActivationSpreadsRedelivery(t *testing.T) {
-	dir := t.TempDir()
-	url := servertest.StartNATS(t)
-	cfg := servertest.Config(t)
-	cfg.ClusterID = clusterID
-	cfg.NATSURL = url
+	dir, url, cfg := fileEnv(t)
 	cfg.FT = true
 	cfg.ActivationSpread = time.Second
 
@@ -254,11 +250,7 @@ func TestActivationSpreadsRedelivery(t *testing.T) {
 
 // A recovered channel without subscriptions is deleted once inactive.
 func TestRecoveredChannelInactivity(t *testing.T) {
-	dir := t.TempDir()
-	url := servertest.StartNATS(t)
-	cfg := servertest.Config(t)
-	cfg.ClusterID = clusterID
-	cfg.NATSURL = url
+	dir, url, cfg := fileEnv(t)
 	open := func() *filestore.Store {
 		fcfg := filestore.DefaultConfig()
 		fcfg.DoSync = false
@@ -293,11 +285,7 @@ func TestRecoveredChannelInactivity(t *testing.T) {
 // redelivery slot end the hold on new messages (the ack timer may have
 // nothing left to fire for).
 func TestRecoveredPendingAckedDuringSpread(t *testing.T) {
-	dir := t.TempDir()
-	url := servertest.StartNATS(t)
-	cfg := servertest.Config(t)
-	cfg.ClusterID = clusterID
-	cfg.NATSURL = url
+	dir, url, cfg := fileEnv(t)
 	cfg.FT = true
 	cfg.ActivationSpread = 3 * time.Second
 
