@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/stanft/stanft/internal/testenv"
 )
 
 // manifests is every object of deploy/k8s, decoded strictly.
@@ -585,7 +586,7 @@ func TestProbePathsServedByBinary(t *testing.T) {
 	if err := os.WriteFile(local, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	monitor, client, cluster := freePort(t), freePort(t), freePort(t)
+	monitor, client, cluster := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	var args []string
 	for _, a := range c.Args {
 		switch {
@@ -646,14 +647,4 @@ func TestProbePathsServedByBinary(t *testing.T) {
 			t.Errorf("GET %s: %s, want 200", u, last)
 		}
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

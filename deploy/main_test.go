@@ -3,9 +3,9 @@ package deploy
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/stanft/stanft/internal/testenv"
 )
 
 // Built once by TestMain: the binary whose flags and endpoints the manifests
@@ -26,12 +26,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	stanftBin = filepath.Join(dir, "stanft")
-	cmd := exec.Command("go", "build", "-o", stanftBin, "github.com/stanft/stanft/cmd/stanft")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		stanftErr = fmt.Errorf("go build ./cmd/stanft: %w\n%s", err, out)
-	}
+	stanftBin, stanftErr = testenv.BuildStanft(dir)
 	return m.Run()
 }
 

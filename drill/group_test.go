@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/stanft/stanft/internal/testenv"
 )
 
 // The stanft binary, built once by TestMain for the drills against a real
@@ -36,12 +34,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	stanftBin = filepath.Join(dir, "stanft")
-	cmd := exec.Command("go", "build", "-o", stanftBin, "github.com/stanft/stanft/cmd/stanft")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		stanftErr = fmt.Errorf("go build ./cmd/stanft: %w\n%s", err, out)
-	}
+	stanftBin, stanftErr = testenv.BuildStanft(dir)
 	return m.Run()
 }
 
@@ -49,25 +42,8 @@ func runMain(m *testing.M) int {
 type member struct {
 	cmd     *exec.Cmd
 	monitor string
-	log     *syncBuffer
+	log     *testenv.SyncBuffer
 	done    chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // testGroup starts a NATS server in the test process and n stanft members on
@@ -78,20 +54,11 @@ func testGroup(t *testing.T, n int) (natsURL string, members []*member) {
 	if stanftErr != nil {
 		t.Fatal(stanftErr)
 	}
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	natsURL = ns.ClientURL()
+	natsURL = testenv.StartNATS(t)
 	dir := t.TempDir()
 	for i := range n {
-		port := freePort(t)
-		m := &member{monitor: fmt.Sprintf("http://127.0.0.1:%d", port), log: &syncBuffer{}, done: make(chan struct{})}
+		port := testenv.FreePort(t)
+		m := &member{monitor: fmt.Sprintf("http://127.0.0.1:%d", port), log: &testenv.SyncBuffer{}, done: make(chan struct{})}
 		m.cmd = exec.Command(stanftBin, "-cid", "drill-test", "-st", "FILE", "--dir", dir, "--ft_group", "g",
 			"-ns", natsURL, "-a", "127.0.0.1", "-m", strconv.Itoa(port))
 		m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
@@ -126,16 +93,6 @@ func monitorURLs(ms []*member) []string {
 		out = append(out, m.monitor)
 	}
 	return out
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func drillConfig(natsURL string, ms []*member) Config {
@@ -177,7 +134,7 @@ func checkFailover(t *testing.T, r *Report) {
 
 func TestDrillStepDown(t *testing.T) {
 	natsURL, ms := testGroup(t, 2)
-	var progress syncBuffer
+	var progress testenv.SyncBuffer
 	r, err := Run(t.Context(), drillConfig(natsURL, ms), &progress)
 	if err != nil {
 		t.Fatalf("drill: %v\nprogress:\n%s", err, progress.String())
@@ -193,15 +150,15 @@ func TestDrillStepDown(t *testing.T) {
 
 // progressTrigger calls fn once when a line containing pattern is written.
 type progressTrigger struct {
-	syncBuffer
+	testenv.SyncBuffer
 	pattern string
 	once    sync.Once
 	fn      func()
 }
 
 func (p *progressTrigger) Write(b []byte) (int, error) {
-	n, err := p.syncBuffer.Write(b)
-	if strings.Contains(p.syncBuffer.String(), p.pattern) {
+	n, err := p.SyncBuffer.Write(b)
+	if strings.Contains(p.SyncBuffer.String(), p.pattern) {
 		p.once.Do(func() { go p.fn() })
 	}
 	return n, err
@@ -237,7 +194,7 @@ func TestDrillWaitForKill(t *testing.T) {
 func TestDrillNoActive(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Mode = ModeWait
-	cfg.Members = []string{fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
+	cfg.Members = []string{fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t))}
 	cfg.Timeout = 10 * time.Second
 	r, err := Run(t.Context(), cfg, nil)
 	if err == nil || r != nil || !strings.Contains(err.Error(), "exactly one active") {

@@ -1,0 +1,83 @@
+// Package testenv is the test harness shared by the packages whose tests run
+// stanft against real parts: free loopback ports, an embedded NATS server,
+// the stanft binary and a goroutine-safe log sink. It imports no stanft
+// package, so any test may use it without an import cycle.
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+)
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// StartNATS runs an embedded NATS server on a random loopback port, shut
+// down at the end of the test, and returns its client URL.
+func StartNATS(t testing.TB) string {
+	t.Helper()
+	opts := &natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
+	ns, err := natsserver.NewServer(opts)
+	if err != nil {
+		t.Fatalf("testenv: nats server: %v", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		t.Fatalf("testenv: nats server not ready")
+	}
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	return ns.ClientURL()
+}
+
+// BuildStanft builds a static stanft binary into dir and returns its path.
+// It is meant for TestMain, which builds once for all tests of a package.
+func BuildStanft(dir string) (string, error) {
+	bin := filepath.Join(dir, "stanft")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/stanft/stanft/cmd/stanft")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return bin, fmt.Errorf("go build ./cmd/stanft: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// SyncBuffer is a goroutine-safe log sink, for a process's output.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
