@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/stan.go"
 
 	"github.com/stanft/stanft/ft/filelock"
+	"github.com/stanft/stanft/internal/testenv"
 	"github.com/stanft/stanft/monitor"
 )
 
@@ -49,9 +50,9 @@ type firstActive struct {
 // TestRunFTActiveOnlyAfterRecovery shows SPEC D8: isFTActive turns 200 only
 // once the new active has recovered the datastore and serves clients.
 func TestRunFTActiveOnlyAfterRecovery(t *testing.T) {
-	url := startNATSServer(t)
+	url := testenv.StartNATS(t)
 	dir := t.TempDir()
-	mb := freePort(t)
+	mb := testenv.FreePort(t)
 	base := []string{"-ns", url, "-a", "127.0.0.1", "-cid", "rec", "-st", "FILE", "--dir", dir, "--ft_group", "grp",
 		"--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms"}
 	a := startRun(t, base...)
@@ -137,7 +138,7 @@ func TestRunFTActiveOnlyAfterRecovery(t *testing.T) {
 // test: the member stands by, answers no client and writes nothing but the
 // FT files; once the lock is released it becomes active.
 func TestRunFTStandbyServesAndWritesNothing(t *testing.T) {
-	url := startNATSServer(t)
+	url := testenv.StartNATS(t)
 	dir := t.TempDir()
 	lock, err := filelock.New(filelock.Config{Dir: dir})
 	if err != nil {
@@ -149,7 +150,7 @@ func TestRunFTStandbyServesAndWritesNothing(t *testing.T) {
 	}
 	t.Cleanup(func() { lock.Release(context.Background()) })
 
-	mp := freePort(t)
+	mp := testenv.FreePort(t)
 	mon := "http://127.0.0.1:" + strconv.Itoa(mp)
 	r := startRun(t, "-ns", url, "-a", "127.0.0.1", "-m", strconv.Itoa(mp), "-cid", "sb", "-st", "FILE", "--dir", dir,
 		"--ft_group", "grp", "--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms")

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stanft/stanft/internal/testenv"
 )
 
 func TestLoggingLevels(t *testing.T) {
@@ -23,7 +25,7 @@ func TestLoggingLevels(t *testing.T) {
 	}
 	for _, c := range cases {
 		o := mustParse(t, c.args...)
-		var out syncBuffer
+		var out testenv.SyncBuffer
 		l, err := newLogging(o, &out)
 		if err != nil {
 			t.Fatal(err)
@@ -56,7 +58,7 @@ func TestLoggingLevels(t *testing.T) {
 
 func TestLoggingNoTimestamps(t *testing.T) {
 	o := mustParse(t, "-T=false")
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	l, err := newLogging(o, &out)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +71,7 @@ func TestLoggingNoTimestamps(t *testing.T) {
 
 func TestNATSLoggerFatalDoesNotExit(t *testing.T) {
 	o := mustParse(t)
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	l, _ := newLogging(o, &out)
 	var got string
 	nl := &natsLogger{log: l.nats, onFatal: func(msg string) { got = msg }}

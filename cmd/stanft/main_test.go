@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stanft/stanft/internal/testenv"
 )
 
 // binPath is the stanft binary built once by TestMain for the process tests.
@@ -23,10 +25,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binPath = filepath.Join(dir, "stanft")
-	out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+	binPath, err = testenv.BuildStanft(dir)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "building stanft: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
@@ -36,19 +37,19 @@ func TestMain(m *testing.M) {
 }
 
 // startProcess starts the binary with args and waits for the ready line.
-func startProcess(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
+func startProcess(t *testing.T, args ...string) (*exec.Cmd, *testenv.SyncBuffer) {
 	t.Helper()
 	cmd, out := startProcessNoWait(t, args...)
 	waitFor(t, "the ready line", func() bool { return strings.Contains(out.String(), "Streaming Server is ready") })
 	return cmd, out
 }
 
-func startProcessNoWait(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
+func startProcessNoWait(t *testing.T, args ...string) (*exec.Cmd, *testenv.SyncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, binPath, args...)
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -89,7 +90,7 @@ func TestProcessSignals(t *testing.T) {
 			name += " FT"
 		}
 		t.Run(name, func(t *testing.T) {
-			args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(freePort(t))}
+			args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(testenv.FreePort(t))}
 			if c.ft {
 				args = append(args, "-st", "FILE", "--dir", t.TempDir(), "--ft_group", "g")
 			}
@@ -109,7 +110,7 @@ func TestProcessSignals(t *testing.T) {
 
 func TestProcessSIGUSR1AndSIGHUP(t *testing.T) {
 	logPath := filepath.Join(t.TempDir(), "s.log")
-	cmd, _ := startProcessNoWait(t, "-a", "127.0.0.1", "-p", strconv.Itoa(freePort(t)), "-l", logPath)
+	cmd, _ := startProcessNoWait(t, "-a", "127.0.0.1", "-p", strconv.Itoa(testenv.FreePort(t)), "-l", logPath)
 	waitFor(t, "log file", func() bool { return strings.Contains(readFile(t, logPath), "Streaming Server is ready") })
 	os.Rename(logPath, logPath+".old")
 	cmd.Process.Signal(syscall.SIGUSR1)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/stanft/stanft/internal/testenv"
 	"github.com/stanft/stanft/monitor"
 )
 
@@ -71,9 +72,9 @@ func metricValue(fams map[string]*dto.MetricFamily, name string, want map[string
 // state, its new epoch and the failover; before it, the standby shows
 // itself as such.
 func TestRunFTMonitoringAfterFailover(t *testing.T) {
-	url := startNATSServer(t)
+	url := testenv.StartNATS(t)
 	dir := t.TempDir()
-	ma, mb := freePort(t), freePort(t)
+	ma, mb := testenv.FreePort(t), testenv.FreePort(t)
 	base := []string{"-ns", url, "-a", "127.0.0.1", "-cid", "mf", "-st", "FILE", "--dir", dir, "--ft_group", "grp",
 		"--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms"}
 	a := startRun(t, append(base, "-m", strconv.Itoa(ma))...)

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/stan.go"
 
+	"github.com/stanft/stanft/internal/testenv"
 	"github.com/stanft/stanft/monitor"
 )
 
@@ -37,7 +38,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 }
 
 func TestRunMonitor(t *testing.T) {
-	port, mport := freePort(t), freePort(t)
+	port, mport := testenv.FreePort(t), testenv.FreePort(t)
 	startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(mport), "-cid", "mon")
 	base := "http://127.0.0.1:" + strconv.Itoa(mport)
 	code, body := httpGet(t, base+"/streaming/serverz")
@@ -89,7 +90,7 @@ func readFile(t *testing.T, p string) string {
 func TestRunLogFileReopen(t *testing.T) {
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "stanft.log")
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	r := startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-l", logPath, "--log_format", "json")
 	if !strings.Contains(readFile(t, logPath), "Streaming Server is ready") {
 		t.Fatalf("log file lacks the ready line:\n%s", readFile(t, logPath))
@@ -125,13 +126,13 @@ func TestRunReloadWithConfig(t *testing.T) {
 	t.Run("plain", func(t *testing.T) { testReloadWithConfig(t) })
 	// -m/-ms are served by stanft's monitor, not by the embedded NATS
 	// server: a reload must not try to give them to NATS.
-	t.Run("monitor", func(t *testing.T) { testReloadWithConfig(t, "-m", strconv.Itoa(freePort(t))) })
+	t.Run("monitor", func(t *testing.T) { testReloadWithConfig(t, "-m", strconv.Itoa(testenv.FreePort(t))) })
 }
 
 func testReloadWithConfig(t *testing.T, extra ...string) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "nats.conf")
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	if err := os.WriteFile(conf, []byte("max_payload: 100000\nstreaming { cid: reload }\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func testReloadWithConfig(t *testing.T, extra ...string) {
 func TestRunAuthFromConfigFileAndToken(t *testing.T) {
 	// NATS authorization from the (only) -sc file: the embedded server
 	// enforces it and the server's own connections use it.
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	conf := writeConf(t, "authorization { user: bob, password: pw }\nstreaming { cid: confauth }\n")
 	startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sc", conf)
 	url := "127.0.0.1:" + strconv.Itoa(port)
@@ -173,7 +174,7 @@ func TestRunAuthFromConfigFileAndToken(t *testing.T) {
 	sc.Close()
 
 	// --auth token.
-	port = freePort(t)
+	port = testenv.FreePort(t)
 	startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "--auth", "t0ken", "-cid", "tok")
 	url = "127.0.0.1:" + strconv.Itoa(port)
 	if _, err := stan.Connect("tok", "anon", stan.NatsURL("nats://"+url), stan.ConnectWait(time.Second)); err == nil {
@@ -189,7 +190,7 @@ func TestRunAuthFromConfigFileAndToken(t *testing.T) {
 func TestRunStreamingCredentialsForExternalNATS(t *testing.T) {
 	// The streaming username/password of the config file are used for an
 	// external NATS server (-ns).
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "--user", "u1", "--pass", "p1", "-cid", "first")
 	conf := writeConf(t, "streaming { cid: second, username: u1, password: p1 }\n")
 	startRun(t, "-ns", "nats://127.0.0.1:"+strconv.Itoa(port), "-sc", conf)
@@ -197,7 +198,7 @@ func TestRunStreamingCredentialsForExternalNATS(t *testing.T) {
 
 func TestCheckConfig(t *testing.T) {
 	conf := writeConf(t, "port: 4999\nstreaming { cid: x }\n")
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	if code := run(context.Background(), []string{"-c", conf, "-t"}, &out, &out); code != 0 {
 		t.Fatalf("-t: exit %d: %s", code, out.String())
 	}
@@ -219,7 +220,7 @@ func TestSubcommandErrors(t *testing.T) {
 		{"drill", "--nope"},
 	}
 	for _, args := range cases {
-		var out syncBuffer
+		var out testenv.SyncBuffer
 		want := 1
 		if args[0] == "drill" {
 			want = 2 // drill: could not run
@@ -234,7 +235,7 @@ func TestSubcommandErrors(t *testing.T) {
 // the reference's file has them, and the file is removed on shutdown.
 func TestRunPortsFile(t *testing.T) {
 	dir := t.TempDir()
-	port, mport := freePort(t), freePort(t)
+	port, mport := testenv.FreePort(t), testenv.FreePort(t)
 	r := startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(mport), "--ports_file_dir", dir)
 	path := portsFilePath(dir)
 	var ports struct {
@@ -280,8 +281,8 @@ func TestListenURLs(t *testing.T) {
 // are still served on the -m port, as the reference does with a NATS server
 // object it never starts.
 func TestRunMonitorWithExternalNATS(t *testing.T) {
-	url := startNATSServer(t)
-	mport := freePort(t)
+	url := testenv.StartNATS(t)
+	mport := testenv.FreePort(t)
 	startRun(t, "-ns", url, "-m", strconv.Itoa(mport), "-cid", "extmon")
 	base := "http://127.0.0.1:" + strconv.Itoa(mport)
 	for _, path := range []string{"/varz", "/connz", "/streaming/serverz"} {

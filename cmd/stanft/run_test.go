@@ -1,56 +1,27 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/stan.go"
+
+	"github.com/stanft/stanft/internal/testenv"
 )
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // running is a runServer call in a goroutine.
 type running struct {
 	cancel  context.CancelCauseFunc
 	done    chan int
 	url     string
-	stderr  *syncBuffer
+	stderr  *testenv.SyncBuffer
 	signals chan os.Signal
 }
 
@@ -58,7 +29,7 @@ type running struct {
 func startRun(t *testing.T, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancelCause(context.Background())
-	r := &running{cancel: cancel, done: make(chan int, 1), stderr: &syncBuffer{}, signals: make(chan os.Signal, 1)}
+	r := &running{cancel: cancel, done: make(chan int, 1), stderr: &testenv.SyncBuffer{}, signals: make(chan os.Signal, 1)}
 	started := make(chan string, 1)
 	env := serverEnv{
 		Args: args, Stdout: r.stderr, Stderr: r.stderr, Signals: r.signals,
@@ -102,7 +73,7 @@ func (r *running) stop(t *testing.T, cause error) int {
 }
 
 func TestRunSmokeMemoryStore(t *testing.T) {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	r := startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-cid", "smoke")
 	natsURL := "nats://127.0.0.1:" + strconv.Itoa(port)
 	if r.url != natsURL {
@@ -147,7 +118,7 @@ func TestRunSmokeMemoryStore(t *testing.T) {
 }
 
 func TestRunSIGTERMCauseExits143(t *testing.T) {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	r := startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port))
 	if code := r.stop(t, shutdownSignal{sig: syscall.SIGTERM}); code != exitSIGTERM {
 		t.Fatalf("exit code %d, want 143", code)
@@ -155,7 +126,7 @@ func TestRunSIGTERMCauseExits143(t *testing.T) {
 }
 
 func TestRunAuth(t *testing.T) {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	r := startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "--user", "alice", "--pass", "s3cret", "-cid", "auth")
 	_ = r
 	url := "nats://127.0.0.1:" + strconv.Itoa(port)
@@ -183,7 +154,7 @@ func TestRunNATSPortInUse(t *testing.T) {
 	}
 	defer l.Close()
 	port := l.Addr().(*net.TCPAddr).Port
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code := runServer(ctx, serverEnv{Args: []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port)}, Stdout: &out, Stderr: &out})
@@ -196,9 +167,9 @@ func TestRunNATSPortInUse(t *testing.T) {
 }
 
 func TestRunSecondStandaloneRefused(t *testing.T) {
-	url := startNATSServer(t)
+	url := testenv.StartNATS(t)
 	startRun(t, "-ns", url, "-cid", "dup")
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	code := runServer(ctx, serverEnv{Args: []string{"-ns", url, "-cid", "dup"}, Stdout: &out, Stderr: &out})
@@ -217,11 +188,11 @@ func TestRunRandomPort(t *testing.T) {
 }
 
 func TestRunEntryPoint(t *testing.T) {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	go func() {
 		done <- run(ctx, []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-cid", "entry"}, &out, &out)
 	}()

@@ -12,28 +12,13 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/stan.go"
 
 	"github.com/stanft/stanft/drill"
 	"github.com/stanft/stanft/ft/filelock"
+	"github.com/stanft/stanft/internal/testenv"
 	"github.com/stanft/stanft/monitor"
 )
-
-// startNATSServer runs a NATS server on a random loopback port for tests.
-func startNATSServer(t *testing.T) string {
-	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL()
-}
 
 // stanConnect connects a client, retrying until deadline (a standby answers
 // no connect request).
@@ -74,7 +59,7 @@ func receiveAll(t *testing.T, sc stan.Conn, channel string, n int) []string {
 
 func TestRunFileStoreRecovers(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-cid", "filec", "-st", "FILE", "--dir", dir}
 	url := "nats://127.0.0.1:" + strconv.Itoa(port)
 	r := startRun(t, args...)
@@ -92,7 +77,7 @@ func TestRunFileStoreRecovers(t *testing.T) {
 		t.Errorf("no store location line")
 	}
 	// store verify reports a healthy datastore.
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	if code := run(context.Background(), []string{"store", "verify", dir}, &out, &out); code != 0 {
 		t.Fatalf("store verify: exit %d\n%s", code, out.String())
 	}
@@ -105,7 +90,7 @@ func TestRunFileStoreRecovers(t *testing.T) {
 }
 
 func TestRunFTFailover(t *testing.T) {
-	url := startNATSServer(t)
+	url := testenv.StartNATS(t)
 	dir := t.TempDir()
 	args := []string{"-ns", url, "-cid", "ftc", "-st", "FILE", "--dir", dir, "--ft_group", "grp",
 		"--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms"}
@@ -142,11 +127,11 @@ func TestRunFTFailover(t *testing.T) {
 }
 
 func TestRunFTClusterIDMismatch(t *testing.T) {
-	url := startNATSServer(t)
+	url := testenv.StartNATS(t)
 	dir := t.TempDir()
 	r := startRun(t, "-ns", url, "-cid", "one", "-st", "FILE", "--dir", dir)
 	r.stop(t, nil)
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	code := runServer(context.Background(), serverEnv{Args: []string{"-ns", url, "-cid", "two", "-st", "FILE", "--dir", dir, "--ft_group", "g"},
 		Stdout: io.Discard, Stderr: &out})
 	if code != exitFailure || !strings.Contains(out.String(), `cluster ID "two" does not match recovered value of "one"`) {
@@ -155,14 +140,14 @@ func TestRunFTClusterIDMismatch(t *testing.T) {
 }
 
 func TestRunFTStepDownCommand(t *testing.T) {
-	url := startNATSServer(t)
+	url := testenv.StartNATS(t)
 	dir := t.TempDir()
 	args := []string{"-ns", url, "-cid", "sdc", "-st", "FILE", "--dir", dir, "--ft_group", "grp",
 		"--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms"}
 	a := startRun(t, args...)
 	stanConnect(t, "sdc", "probe", url, 10*time.Second).Close() // A serves
 	b := startRun(t, args...)
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	code := run(ctx, []string{"ft", "step-down", "--nats", url, "-cid", "sdc", "--ft_group", "grp", "--timeout", "15s"}, &out, &out)
@@ -183,7 +168,7 @@ func TestRunFTStepDownCommand(t *testing.T) {
 }
 
 func TestRunFTFencedExitsNonZero(t *testing.T) {
-	url := startNATSServer(t)
+	url := testenv.StartNATS(t)
 	dir := t.TempDir()
 	a := startRun(t, "-ns", url, "-cid", "fence", "-st", "FILE", "--dir", dir, "--ft_group", "grp",
 		"--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms")
@@ -215,16 +200,16 @@ func TestRunDrillCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drill runs a few seconds")
 	}
-	url := startNATSServer(t)
+	url := testenv.StartNATS(t)
 	dir := t.TempDir()
-	ma, mb := freePort(t), freePort(t)
+	ma, mb := testenv.FreePort(t), testenv.FreePort(t)
 	base := []string{"-ns", url, "-a", "127.0.0.1", "-cid", "drillc", "-st", "FILE", "--dir", dir, "--ft_group", "grp",
 		"--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms"}
 	startRun(t, append(base, "-m", strconv.Itoa(ma))...)
 	stanConnect(t, "drillc", "probe", url, 10*time.Second).Close()
 	startRun(t, append(base, "-m", strconv.Itoa(mb))...)
 	members := fmt.Sprintf("http://127.0.0.1:%d,http://127.0.0.1:%d", ma, mb)
-	var out, errOut syncBuffer
+	var out, errOut testenv.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	code := run(ctx, []string{"drill", "--nats", url, "-cid", "drillc", "--ft_group", "grp", "--members", members,
@@ -246,9 +231,9 @@ func TestRunDrillCommand(t *testing.T) {
 }
 
 func TestRunFTMonitorHealth(t *testing.T) {
-	url := startNATSServer(t)
+	url := testenv.StartNATS(t)
 	dir := t.TempDir()
-	ma, mb := freePort(t), freePort(t)
+	ma, mb := testenv.FreePort(t), testenv.FreePort(t)
 	base := []string{"-ns", url, "-a", "127.0.0.1", "-cid", "hc", "-st", "FILE", "--dir", dir, "--ft_group", "grp",
 		"--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms"}
 	startRun(t, append(base, "-m", strconv.Itoa(ma))...)
@@ -304,10 +289,10 @@ func TestRunFTMonitorHealth(t *testing.T) {
 }
 
 func TestRunFileStoreExclusive(t *testing.T) {
-	url := startNATSServer(t)
+	url := testenv.StartNATS(t)
 	dir := t.TempDir()
 	startRun(t, "-ns", url, "-cid", "excl1", "-st", "FILE", "--dir", dir)
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	code := runServer(context.Background(), serverEnv{Args: []string{"-ns", url, "-cid", "excl2", "-st", "FILE", "--dir", dir},
 		Stdout: io.Discard, Stderr: &out})
 	if code != exitFailure || !strings.Contains(out.String(), "is in use by another server") {

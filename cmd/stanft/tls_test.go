@@ -18,6 +18,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/stan.go"
+
+	"github.com/stanft/stanft/internal/testenv"
 )
 
 // writeSelfSignedCert writes a self-signed certificate for 127.0.0.1 and its
@@ -60,7 +62,7 @@ func writeSelfSignedCert(t *testing.T) (certPath, keyPath string) {
 
 func TestRunEmbeddedNATSWithTLS(t *testing.T) {
 	cert, key := writeSelfSignedCert(t)
-	port, mport := freePort(t), freePort(t)
+	port, mport := testenv.FreePort(t), testenv.FreePort(t)
 	r := startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-cid", "tlsc",
 		"--tls", "--tlscert", cert, "--tlskey", key, "-ms", strconv.Itoa(mport))
 	if r.url != "tls://127.0.0.1:"+strconv.Itoa(port) {
@@ -93,7 +95,7 @@ func TestRunEmbeddedNATSWithTLS(t *testing.T) {
 func TestRunTLSClientFlagsToExternalNATS(t *testing.T) {
 	cert, key := writeSelfSignedCert(t)
 	// An embedded TLS server (first run) is the "external" NATS of the second.
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	startRun(t, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-cid", "first",
 		"--tls", "--tlscert", cert, "--tlskey", key)
 	url := "tls://127.0.0.1:" + strconv.Itoa(port)
