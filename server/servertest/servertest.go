@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	natsserver "github.com/nats-io/nats-server/v2/server"
 
+	"github.com/stanft/stanft/internal/testenv"
 	"github.com/stanft/stanft/memstore"
 	"github.com/stanft/stanft/server"
 	"github.com/stanft/stanft/store"
@@ -20,21 +20,7 @@ import (
 // returns its client URL. It is shut down at the end of the test.
 func StartNATS(t testing.TB) string {
 	t.Helper()
-	opts := &natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
-	ns, err := natsserver.NewServer(opts)
-	if err != nil {
-		t.Fatalf("servertest: nats server: %v", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		ns.Shutdown()
-		t.Fatalf("servertest: nats server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns.ClientURL()
+	return testenv.StartNATS(t)
 }
 
 // Logger returns an hclog logger that writes through the test, so output
