@@ -20,7 +20,7 @@ type composeFile struct {
 // docker-compose.yml passes arguments the binary accepts, and that all
 // members share the one datastore volume. (e2e/compose_test.go runs the pair.)
 func TestComposeArgsAcceptedByBinary(t *testing.T) {
-	bin := stanftBinary(t)
+	bin := stanft.Path(t)
 	b, err := os.ReadFile("../docker-compose.yml")
 	if err != nil {
 		t.Fatal(err)

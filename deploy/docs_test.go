@@ -44,7 +44,7 @@ func commandLines(blocks []string, prefix string) []string {
 // TestReadmeConfigExample checks the README's configuration file example
 // is valid for the binary.
 func TestReadmeConfigExample(t *testing.T) {
-	bin := stanftBinary(t)
+	bin := stanft.Path(t)
 	n := 0
 	for _, b := range codeBlocks(t, "../README.md") {
 		if !strings.Contains(b, "streaming {") {

@@ -508,7 +508,7 @@ func TestConfigKeys(t *testing.T) {
 // arguments and configuration file and -t (parse, validate, exit): every flag
 // and value must be accepted.
 func TestArgsAcceptedByBinary(t *testing.T) {
-	bin := stanftBinary(t)
+	bin := stanft.Path(t)
 	m := loadManifests(t)
 	_, c := stanftContainer(t, m)
 	scPath, content := configFile(t, m)
@@ -577,7 +577,7 @@ func runStanft(bin string, args ...string) (string, error) {
 // checks that the probe paths and the Prometheus path answer 200 on the
 // monitoring port.
 func TestProbePathsServedByBinary(t *testing.T) {
-	bin := stanftBinary(t)
+	bin := stanft.Path(t)
 	m := loadManifests(t)
 	ss, c := stanftContainer(t, m)
 	scPath, content := configFile(t, m)

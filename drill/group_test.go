@@ -18,24 +18,10 @@ import (
 
 // The stanft binary, built once by TestMain for the drills against a real
 // group.
-var (
-	stanftBin string
-	stanftErr error
-)
+var stanft testenv.Stanft
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "stanft-drill-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "drill:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	stanftBin, stanftErr = testenv.BuildStanft(dir)
-	return m.Run()
+	os.Exit(testenv.RunWithStanft(m, &stanft))
 }
 
 // member is one stanft process of a test group.
@@ -51,15 +37,13 @@ type member struct {
 // stopped in t.Cleanup.
 func testGroup(t *testing.T, n int) (natsURL string, members []*member) {
 	t.Helper()
-	if stanftErr != nil {
-		t.Fatal(stanftErr)
-	}
+	bin := stanft.Path(t)
 	natsURL = testenv.StartNATS(t)
 	dir := t.TempDir()
 	for i := range n {
 		port := testenv.FreePort(t)
 		m := &member{monitor: fmt.Sprintf("http://127.0.0.1:%d", port), log: &testenv.SyncBuffer{}, done: make(chan struct{})}
-		m.cmd = exec.Command(stanftBin, "-cid", "drill-test", "-st", "FILE", "--dir", dir, "--ft_group", "g",
+		m.cmd = exec.Command(bin, "-cid", "drill-test", "-st", "FILE", "--dir", dir, "--ft_group", "g",
 			"-ns", natsURL, "-a", "127.0.0.1", "-m", strconv.Itoa(port))
 		m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
 		if err := m.cmd.Start(); err != nil {

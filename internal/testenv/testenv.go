@@ -62,6 +62,35 @@ func BuildStanft(dir string) (string, error) {
 	return bin, nil
 }
 
+// Stanft is the stanft binary RunWithStanft built for a package's tests.
+type Stanft struct {
+	path string
+	err  error
+}
+
+// Path returns the binary's path, or fails the test if it did not build.
+func (s *Stanft) Path(t testing.TB) string {
+	t.Helper()
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	return s.path
+}
+
+// RunWithStanft is the body of a TestMain: it builds the stanft binary into
+// s, runs the tests and removes the binary, and returns the exit code. A
+// stanft that does not build fails only the tests that call s.Path.
+func RunWithStanft(m *testing.M, s *Stanft) int {
+	dir, err := os.MkdirTemp("", "stanft-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	s.path, s.err = BuildStanft(dir)
+	return m.Run()
+}
+
 // SyncBuffer is a goroutine-safe log sink, for a process's output.
 type SyncBuffer struct {
 	mu  sync.Mutex
