@@ -1,37 +1,18 @@
 package filestore
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/stan.go/pb"
 
+	"github.com/stanft/stanft/internal/testenv"
 	"github.com/stanft/stanft/store"
 )
-
-// syncBuffer is a bytes.Buffer safe for the recovery goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
 
 // TestRecoveryLogsProgress: a recovery longer than ProgressInterval logs
 // the channels and messages recovered so far, the rate and an estimate.
@@ -66,7 +47,7 @@ func TestRecoveryLogsProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	cfg = DefaultConfig()
 	cfg.Limits.MaxChannels = 0
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})

@@ -1,10 +1,8 @@
 package memstore_test
 
 import (
-	"bytes"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/stan.go/pb"
 
+	"github.com/stanft/stanft/internal/testenv"
 	"github.com/stanft/stanft/memstore"
 	"github.com/stanft/stanft/store"
 	"github.com/stanft/stanft/store/storetest"
@@ -55,26 +54,8 @@ func TestNewValidates(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLimitWarningOncePerChannel(t *testing.T) {
-	var buf syncBuffer
+	var buf testenv.SyncBuffer
 	l := store.Limits{ChannelLimits: store.ChannelLimits{MaxMsgs: 2}}
 	s, err := memstore.New(memstore.Config{Limits: l, Logger: hclog.New(&hclog.LoggerOptions{Output: &buf})})
 	if err != nil {
