@@ -113,13 +113,8 @@ const maxHandOff = 1500 * time.Millisecond
 // group's is 5 s; the outage must stay under maxHandOff).
 func TestStopActive(t *testing.T) {
 	s := newScenario(t, scenarioOpts{members: 2, extraArgs: handOffArgs})
-	w := WatchStates(s.g, 20*time.Millisecond)
 	const channel = "handoff"
-	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
-	pub := s.publisher(channel, time.Millisecond)
-	if err := pub.WaitAcks(300, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	w, live, pub := s.startLoad(channel, 300)
 	old := s.g.Members[0]
 	before := pub.AckCount()
 	stoppedAt := time.Now()

@@ -40,13 +40,8 @@ func TestFailoverBench(t *testing.T) {
 	}
 	t.Logf("p99 limits: SIGKILL %v, SIGTERM %v (%s)", limits["SIGKILL"], limits["SIGTERM"], how)
 	s := newScenario(t, scenarioOpts{members: 2, ownNATS: true})
-	w := WatchStates(s.g, 20*time.Millisecond)
 	const channel = "bench"
-	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
-	pub := s.publisher(channel, time.Millisecond)
-	if err := pub.WaitAcks(200, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	w, live, pub := s.startLoad(channel, 200)
 	results := map[string][]time.Duration{}
 	type event struct {
 		kind string

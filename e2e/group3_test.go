@@ -11,13 +11,8 @@ import (
 // standbys.
 func TestGroupOfThree(t *testing.T) {
 	s := newScenario(t, scenarioOpts{members: 3})
-	w := WatchStates(s.g, 20*time.Millisecond)
 	const channel = "three"
-	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
-	pub := s.publisher(channel, time.Millisecond)
-	if err := pub.WaitAcks(200, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	w, live, pub := s.startLoad(channel, 200)
 	var killed []*Member
 	active := s.g.Members[0]
 	for round := 0; round < 2; round++ {
@@ -59,13 +54,8 @@ func TestGroupOfThree(t *testing.T) {
 // standby.
 func TestStepDown(t *testing.T) {
 	s := newScenario(t, scenarioOpts{members: 2, extraArgs: handOffArgs})
-	w := WatchStates(s.g, 20*time.Millisecond)
 	const channel = "drill"
-	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
-	pub := s.publisher(channel, time.Millisecond)
-	if err := pub.WaitAcks(300, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	w, live, pub := s.startLoad(channel, 300)
 	old := s.g.Members[0]
 	before := pub.AckCount()
 	at := time.Now()

@@ -69,6 +69,20 @@ func (s *scenario) publisher(channel string, interval time.Duration) *Publisher 
 	})
 }
 
+// startLoad starts the usual load of a scenario on channel: a state
+// watcher, a durable live subscriber and a publisher every millisecond, and
+// waits for the first acks PubAcks.
+func (s *scenario) startLoad(channel string, acks int) (*StateWatcher, *Subscriber, *Publisher) {
+	s.t.Helper()
+	w := WatchStates(s.g, 20*time.Millisecond)
+	live := StartSubscriber(s.t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
+	pub := s.publisher(channel, time.Millisecond)
+	if err := pub.WaitAcks(acks, 20*time.Second); err != nil {
+		s.t.Fatal(err)
+	}
+	return w, live, pub
+}
+
 // verify stops the publisher, waits for the live subscriber (if any) to have
 // every acknowledged id, reads the channel back from sequence 1 and checks
 // the invariants. It returns the report.

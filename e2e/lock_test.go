@@ -30,13 +30,8 @@ func TestLockLost(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newScenario(t, scenarioOpts{members: 2})
-			w := WatchStates(s.g, 20*time.Millisecond)
 			const channel = "guarded"
-			live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
-			pub := s.publisher(channel, time.Millisecond)
-			if err := pub.WaitAcks(300, 20*time.Second); err != nil {
-				t.Fatal(err)
-			}
+			w, live, pub := s.startLoad(channel, 300)
 			old := s.g.Members[0]
 			path := filepath.Join(s.g.Dir(), lockFile)
 			if _, err := os.Stat(path); err != nil {
@@ -91,13 +86,8 @@ func TestLockLost(t *testing.T) {
 // acknowledged message once per sequence.
 func TestFrozenActiveLosesLock(t *testing.T) {
 	s := newScenario(t, scenarioOpts{members: 2})
-	w := WatchStates(s.g, 20*time.Millisecond)
 	const channel = "split"
-	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
-	pub := s.publisher(channel, time.Millisecond)
-	if err := pub.WaitAcks(300, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	w, live, pub := s.startLoad(channel, 300)
 	old, standby := s.g.Members[0], s.g.Members[1]
 	if err := old.Pause(); err != nil {
 		t.Fatal(err)

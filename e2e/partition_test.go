@@ -11,13 +11,8 @@ import (
 // stays a standby.
 func TestPartitionActive(t *testing.T) {
 	s := newScenario(t, scenarioOpts{members: 2, proxy: true})
-	w := WatchStates(s.g, 20*time.Millisecond)
 	const channel = "cut"
-	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
-	pub := s.publisher(channel, time.Millisecond)
-	if err := pub.WaitAcks(300, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	w, live, pub := s.startLoad(channel, 300)
 	old := s.g.Members[0]
 	before := pub.AckCount()
 	cutAt := time.Now()
@@ -60,13 +55,8 @@ func TestPartitionActive(t *testing.T) {
 // lock: about 3 s from the cut to the first PubAck from the new active.
 func TestBlackholeActive(t *testing.T) {
 	s := newScenario(t, scenarioOpts{members: 2, proxy: true})
-	w := WatchStates(s.g, 20*time.Millisecond)
 	const channel = "silent"
-	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
-	pub := s.publisher(channel, time.Millisecond)
-	if err := pub.WaitAcks(300, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	w, live, pub := s.startLoad(channel, 300)
 	old := s.g.Members[0]
 	before := pub.AckCount()
 	cutAt := time.Now()

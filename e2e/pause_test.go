@@ -12,13 +12,8 @@ import (
 // per sequence.
 func TestPauseActive(t *testing.T) {
 	s := newScenario(t, scenarioOpts{members: 2})
-	w := WatchStates(s.g, 20*time.Millisecond)
 	const channel = "frozen"
-	live := StartSubscriber(t, SubscriberConfig{ClientConfig: s.client("live"), Channel: channel, Durable: "live"})
-	pub := s.publisher(channel, time.Millisecond)
-	if err := pub.WaitAcks(300, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	w, live, pub := s.startLoad(channel, 300)
 	old, standby := s.g.Members[0], s.g.Members[1]
 	if err := old.Pause(); err != nil {
 		t.Fatal(err)
