@@ -65,7 +65,15 @@ type msgStore struct {
 	ra      readAhead
 	ira     idxAhead
 	lastUse time.Time
+	// clockLeft counts the Stores that may still use lastUse as the
+	// current time; Flush zeroes it, so a batch reads the clock at most
+	// once per clockReuse messages.
+	clockLeft int
 }
+
+// clockReuse bounds the Stores that share one clock reading (see
+// msgStore.clockLeft): slice ages need no finer time than a batch.
+const clockReuse = 64
 
 // durPoint is what a failed flush rolls back to.
 type durPoint struct {
@@ -155,8 +163,12 @@ func (ms *msgStore) Store(m *pb.MsgProto) error {
 	if err := ms.repair(); err != nil {
 		return fmt.Errorf("filestore: store in %q: %w", ms.ch.name, err)
 	}
-	now := time.Now()
-	ms.lastUse = now
+	if ms.clockLeft == 0 {
+		ms.lastUse = time.Now()
+		ms.clockLeft = clockReuse
+	}
+	ms.clockLeft--
+	now := ms.lastUse
 	cur, err := ms.current(now)
 	if err != nil {
 		return err
@@ -323,6 +335,7 @@ func (ms *msgStore) Flush() error {
 	ms.wmu.Lock()
 	defer ms.wmu.Unlock()
 	ms.mu.Lock()
+	ms.clockLeft = 0
 	if err := ms.writable(); err != nil {
 		ms.mu.Unlock()
 		return err
