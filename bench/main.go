@@ -170,6 +170,16 @@ func benchThroughput(o options, url string, kinds []storeKind) error {
 	if _, err := corePubReply(url, o.n/5, o.size); err != nil { // warm-up
 		return err
 	}
+	null, err := startNullServer(url, "bench-null")
+	if err != nil {
+		return err
+	}
+	defer null.close()
+	if _, err := asyncPublish(url, "bench-null", "warmup", o.n/5, o.size); err != nil {
+		return fmt.Errorf("null server warm-up: %w", err)
+	}
+	var nullAsync, nullE2E []float64
+	var nullAsyncCPU, nullE2ECPU []time.Duration
 	var core []float64
 	var coreCPU []time.Duration
 	async := make([][]float64, len(kinds))
@@ -186,6 +196,20 @@ func benchThroughput(o options, url string, kinds []storeKind) error {
 		}
 		core = append(core, c.rate)
 		coreCPU = append(coreCPU, c.cpuMsg)
+		na, err := measure(o.n, func() (float64, error) {
+			return asyncPublish(url, "bench-null", fmt.Sprintf("async.%d", r), o.n, o.size)
+		})
+		if err != nil {
+			return fmt.Errorf("null server async: %w", err)
+		}
+		ne, err := measure(o.n, func() (float64, error) {
+			return pubSub(url, "bench-null", fmt.Sprintf("e2e.%d", r), o.n, o.size)
+		})
+		if err != nil {
+			return fmt.Errorf("null server pub+sub: %w", err)
+		}
+		nullAsync, nullE2E = append(nullAsync, na.rate/c.rate), append(nullE2E, ne.rate/c.rate)
+		nullAsyncCPU, nullE2ECPU = append(nullAsyncCPU, na.cpuMsg), append(nullE2ECPU, ne.cpuMsg)
 		for i, k := range kinds {
 			a, err := measure(o.n, func() (float64, error) {
 				return asyncPublish(url, servers[i].cid, fmt.Sprintf("async.%d", r), o.n, o.size)
@@ -212,6 +236,11 @@ func benchThroughput(o options, url string, kinds []storeKind) error {
 	}
 	cc := medianDur(coreCPU)
 	fmt.Printf("%-44s %10.0f msgs/s  CPU %v/msg  (runs %s)\n", "core NATS publish+reply (pipelined, 16384)", median(core), cc, list(core))
+	nac, nec := medianDur(nullAsyncCPU), medianDur(nullE2ECPU)
+	fmt.Printf("%-44s %28s %5.1f%% of core NATS (per-round %s); CPU %v/msg, core/null CPU %5.1f%%\n",
+		"null STAN responder async publish (ceiling)", "", 100*median(nullAsync), pct(nullAsync), nac, 100*float64(cc)/float64(nac))
+	fmt.Printf("%-44s %28s %5.1f%% of core NATS (per-round %s); CPU %v/msg, core/null CPU %5.1f%%\n",
+		"null STAN responder 1 pub + 1 sub (ceiling)", "", 100*median(nullE2E), pct(nullE2E), nec, 100*float64(cc)/float64(nec))
 	for i, k := range kinds {
 		ac, ec := medianDur(asyncCPU[i]), medianDur(e2eCPU[i])
 		fmt.Printf("%-44s %10.0f msgs/s  %5.1f%% of core NATS (per-round %s); CPU %v/msg, core/stanft CPU %5.1f%%\n",
