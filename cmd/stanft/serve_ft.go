@@ -71,7 +71,8 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.ReconnectBufSize(-1),
-		nats.RetryOnFailedConnect(true),
+		// No RetryOnFailedConnect: as the reference, a member whose NATS
+		// server does not answer at startup fails to start (exit 1).
 		// A silent partition (packets dropped, no reset) is noticed only by
 		// the client's PINGs: with these, within about 1.5 missed intervals,
 		// so that the active stands down in bounded time (SPEC D7).

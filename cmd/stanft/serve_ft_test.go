@@ -299,3 +299,26 @@ func TestRunFileStoreExclusive(t *testing.T) {
 		t.Fatalf("exit %d; log:\n%s", code, out.String())
 	}
 }
+
+// TestRunFTNATSUnreachableAtStart: as the reference (SPEC §8.4 step 1
+// opens the NATS connections before standing by; §10.4), an FT member whose
+// NATS server does not answer at startup fails to start and exits 1, as a
+// standalone server does, instead of standing by unconnected.
+func TestRunFTNATSUnreachableAtStart(t *testing.T) {
+	url := "nats://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) // nothing listens
+	var out testenv.SyncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	code := runServer(ctx, serverEnv{Args: []string{"-ns", url, "-cid", "unreach", "-st", "FILE", "--dir", t.TempDir(), "--ft_group", "g"},
+		Stdout: io.Discard, Stderr: &out})
+	if ctx.Err() != nil {
+		t.Fatalf("still running after 15s; log:\n%s", out.String())
+	}
+	log := out.String()
+	if code != exitFailure || !strings.Contains(log, "Failed to start: ") || !strings.Contains(log, "no servers available for connection") {
+		t.Fatalf("exit %d, log:\n%s", code, log)
+	}
+	if strings.Contains(log, "Starting in standby mode") {
+		t.Fatalf("stood by without NATS:\n%s", log)
+	}
+}
