@@ -5,15 +5,15 @@ import (
 	"time"
 )
 
-// cpuNow returns the user+system CPU time this process has used. All parts
-// of a measurement (NATS server, stanft server, clients) run in this
-// process, so the delta over a run is its whole CPU cost.
+// cpuNow returns the user+system CPU time this process and the server
+// processes of -layout process have used, so that the delta over a run is
+// its whole CPU cost (NATS server, stanft server, clients).
 func cpuNow() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano()+ru.Stime.Nano()) + childrenCPU()
 }
 
 // measured is one run: its rate and its CPU cost per message.

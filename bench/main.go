@@ -36,6 +36,7 @@ type options struct {
 	recoverMany string
 	scrapeChans int
 	dir         string
+	layout      string
 }
 
 func run() int {
@@ -50,7 +51,10 @@ func run() int {
 	scrapeChans := fs.Int("scrape-channels", 100, "channels (each with a durable) that the scraped server holds")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	dir := fs.String("dir", "", "where FILE datastores go (default: a temporary directory, removed at the end)")
+	layout := fs.String("layout", "inprocess", "throughput layout: inprocess (one process) or process (stanft binaries in their own processes)")
 	child := fs.String("recovery-child", "", "internal: recover this datastore and report (child process)")
+	nullURL := fs.String("null-server", "", "internal: serve the null STAN responder on this NATS URL (child process)")
+	nullCID := fs.String("null-cid", "bench-null", "internal: the null responder's cluster ID")
 	childMode := fs.String("recovery-mode", "store", "internal: store or server")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
@@ -58,8 +62,15 @@ func run() int {
 	if *child != "" {
 		return runRecoveryChild(*child, *childMode)
 	}
+	if *nullURL != "" {
+		return runNullChild(*nullURL, *nullCID)
+	}
+	if *layout != "inprocess" && *layout != "process" {
+		fmt.Fprintf(os.Stderr, "bench: -layout %q: want inprocess or process\n", *layout)
+		return 2
+	}
 	o := options{only: map[string]bool{}, n: *n, size: *size, runs: max(*runs, 1), latN: *latN,
-		recoverBig: *recBig, recoverMany: *recMany, scrapeChans: *scrapeChans, dir: *dir}
+		recoverBig: *recBig, recoverMany: *recMany, scrapeChans: *scrapeChans, dir: *dir, layout: *layout}
 	for _, p := range strings.Split(*only, ",") {
 		o.only[strings.TrimSpace(p)] = true
 	}
@@ -109,7 +120,7 @@ func benchAll(o options) error {
 		kinds = append(kinds, kindFileSync, kindFileNo)
 	}
 	if len(kinds) > 0 {
-		if err := benchThroughput(o, url, kinds); err != nil {
+		if err := throughput(o, url, kinds); err != nil {
 			return err
 		}
 	}
@@ -148,33 +159,55 @@ func benchAll(o options) error {
 // measurements round-robin (core NATS, then each store) -runs times, so that
 // each ratio compares figures taken seconds apart on a machine whose load
 // varies; it prints medians of the rates and medians of the per-round ratios.
-func benchThroughput(o options, url string, kinds []storeKind) error {
-	servers := make([]*stanServer, len(kinds))
-	defer func() {
-		for _, s := range servers {
-			if s != nil {
-				s.close()
-			}
+// throughput starts the servers of the chosen layout (see -layout) and
+// runs benchThroughput against them. The stanft server of kinds[i] serves
+// cluster ID bench-<i>; the null STAN responder serves bench-null.
+func throughput(o options, url string, kinds []storeKind) error {
+	if o.layout == "process" {
+		bin, err := buildStanft(o.dir)
+		if err != nil {
+			return err
 		}
-	}()
+		purl, procs, err := startStanftProcs(bin, o.dir, kinds)
+		if err != nil {
+			return err
+		}
+		defer closeAll(procs)
+		null, err := startNullProc(purl, "bench-null")
+		if err != nil {
+			return err
+		}
+		defer null.close()
+		fmt.Printf("layout: process (stanft binaries and the null responder in their own processes, NATS embedded in the first stanft at %s; CPU sums all processes)\n", purl)
+		return benchThroughput(o, purl, kinds)
+	}
 	for i, k := range kinds {
 		s, err := startServer(k, url, fmt.Sprintf("bench-%d", i), filepath.Join(o.dir, fmt.Sprintf("store-%d", i)), nil)
 		if err != nil {
 			return err
 		}
-		servers[i] = s
-		if _, err := asyncPublish(url, s.cid, "warmup", o.n/5, o.size); err != nil {
-			return fmt.Errorf("%s warm-up: %w", k.name, err)
-		}
-	}
-	if _, err := corePubReply(url, o.n/5, o.size); err != nil { // warm-up
-		return err
+		defer s.close()
 	}
 	null, err := startNullServer(url, "bench-null")
 	if err != nil {
 		return err
 	}
 	defer null.close()
+	fmt.Println("layout: in-process (NATS, servers and clients in this one process)")
+	return benchThroughput(o, url, kinds)
+}
+
+// benchThroughput measures core NATS, the null STAN responder and every
+// store kind round-robin on url.
+func benchThroughput(o options, url string, kinds []storeKind) error {
+	for i, k := range kinds {
+		if _, err := asyncPublish(url, fmt.Sprintf("bench-%d", i), "warmup", o.n/5, o.size); err != nil {
+			return fmt.Errorf("%s warm-up: %w", k.name, err)
+		}
+	}
+	if _, err := corePubReply(url, o.n/5, o.size); err != nil { // warm-up
+		return err
+	}
 	if _, err := asyncPublish(url, "bench-null", "warmup", o.n/5, o.size); err != nil {
 		return fmt.Errorf("null server warm-up: %w", err)
 	}
@@ -212,13 +245,13 @@ func benchThroughput(o options, url string, kinds []storeKind) error {
 		nullAsyncCPU, nullE2ECPU = append(nullAsyncCPU, na.cpuMsg), append(nullE2ECPU, ne.cpuMsg)
 		for i, k := range kinds {
 			a, err := measure(o.n, func() (float64, error) {
-				return asyncPublish(url, servers[i].cid, fmt.Sprintf("async.%d", r), o.n, o.size)
+				return asyncPublish(url, fmt.Sprintf("bench-%d", i), fmt.Sprintf("async.%d", r), o.n, o.size)
 			})
 			if err != nil {
 				return fmt.Errorf("%s async: %w", k.name, err)
 			}
 			e, err := measure(o.n, func() (float64, error) {
-				return pubSub(url, servers[i].cid, fmt.Sprintf("e2e.%d", r), o.n, o.size)
+				return pubSub(url, fmt.Sprintf("bench-%d", i), fmt.Sprintf("e2e.%d", r), o.n, o.size)
 			})
 			if err != nil {
 				return fmt.Errorf("%s pub+sub: %w", k.name, err)
@@ -253,7 +286,7 @@ func benchThroughput(o options, url string, kinds []storeKind) error {
 		if k.doSync {
 			latN = min(latN, 2000)
 		}
-		p50, p99, err := syncLatency(url, servers[i].cid, "sync", latN, o.size)
+		p50, p99, err := syncLatency(url, fmt.Sprintf("bench-%d", i), "sync", latN, o.size)
 		if err != nil {
 			return fmt.Errorf("%s sync: %w", k.name, err)
 		}
