@@ -104,9 +104,10 @@
 //     writing and exits (Run returns ErrFenced).
 //   - Every OnPromote is followed by exactly one OnDemote; the lock is
 //     released only after OnDemote returns.
-//   - Fatal lock errors (missing directory, permission, corrupt epoch file)
-//     stop Run with an error wrapping ErrLockFatal instead of retrying
-//     forever.
+//   - Lock errors, fatal ones included (missing directory, permission,
+//     corrupt epoch file), never end Run: as the reference does (SPEC §8.4),
+//     a standby logs them (rate limited) and retries, fatal ones every
+//     missed interval, so a datastore that becomes usable is taken over.
 //
 // # Non-guarantees
 //

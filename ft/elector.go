@@ -155,9 +155,11 @@ func (e *Elector) Fence() error {
 // It starts as a standby. It returns nil after a cancellation, once any
 // demotion has completed (OnDemote returned, lock released, notice sent);
 // it returns an error wrapping ErrFenced when the lock was lost or another
-// member holds a newer epoch, ErrPromote when OnPromote failed, or
-// ErrLockFatal when the lock can never be taken. The caller should exit
-// non-zero on any error. Run may be called once.
+// member holds a newer epoch, or ErrPromote when OnPromote failed. The
+// caller should exit non-zero on any error. A lock error, fatal or not,
+// does not end Run: as the reference (SPEC §8.4), the standby logs it (rate
+// limited) and tries again, so that a datastore that becomes usable (a
+// late mount, fixed permissions) is taken over. Run may be called once.
 func (e *Elector) Run(ctx context.Context) error {
 	if !e.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
@@ -224,8 +226,14 @@ func (e *Elector) runStandby(ctx context.Context) (Epoch, error) {
 			if err == nil {
 				return epoch, nil
 			}
-			if errors.Is(err, ErrLockFatal) || ctx.Err() != nil {
+			if ctx.Err() != nil {
 				return 0, err
+			}
+			if errors.Is(err, ErrLockFatal) {
+				// Retrying at once cannot help: try again at the
+				// reference's cadence, the missed interval.
+				timer.Reset(e.jitter(e.cfg.MissedHeartbeatTimeout))
+				continue
 			}
 			timer.Reset(e.jitter(e.cfg.LockPollInterval))
 		}
@@ -256,8 +264,11 @@ func (e *Elector) tryAcquire(ctx context.Context) (Epoch, error) {
 	}
 	switch {
 	case errors.Is(err, ErrLockFatal):
-		e.log.Error("ft: fatal error getting the store lock", "lock", e.lock.Describe(), "error", err)
-		return 0, err
+		// The reference's text (SPEC §8.4), rate limited (§8.3).
+		if n, ok := e.errLog.allow(now); ok {
+			e.log.Error(fmt.Sprintf("ft: error attempting to get the store lock: ft: fatal error getting the store lock: %v", err),
+				"suppressed", n)
+		}
 	case errors.Is(err, ErrLockHeld):
 		if n, ok := e.heldLog.allow(now); ok {
 			e.log.Info("ft: unable to get store lock at this time, going back to standby",
@@ -266,7 +277,7 @@ func (e *Elector) tryAcquire(ctx context.Context) (Epoch, error) {
 	case ctx.Err() != nil:
 	default:
 		if n, ok := e.errLog.allow(now); ok {
-			e.log.Error("ft: error attempting to get the store lock", "lock", e.lock.Describe(), "error", err, "suppressed", n)
+			e.log.Error(fmt.Sprintf("ft: error attempting to get the store lock: %v", err), "suppressed", n)
 		}
 	}
 	e.transition(Standby)

@@ -8,8 +8,11 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/stanft/stanft/ft"
 	"github.com/stanft/stanft/ft/fttest"
+	"github.com/stanft/stanft/internal/testenv"
 )
 
 // waitFor polls cond every millisecond of (bubble) time until it holds or
@@ -603,25 +606,50 @@ func TestLockErrors(t *testing.T) {
 			settle(t, g)
 			checkGroup(t, g)
 		})
+		// SPEC §8.4: a fatal lock error is logged with the reference's text
+		// (rate limited) and the standby keeps trying, at the missed
+		// interval; once the lock works it takes over.
 		synctest.Test(t, func(t *testing.T) {
 			lock := fttest.NewMemLock()
 			lock.Fail(errors.Join(ft.ErrLockFatal, errors.New("permission denied: /data")))
 			bus := fttest.NewBus()
+			var logs testenv.SyncBuffer
 			cfg := ft.DefaultConfig()
 			cfg.ID = "solo"
-			cfg.Logger = fttest.TestLogger(t, "solo")
+			cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "solo", Level: hclog.Debug, Output: &logs})
+			promoted := make(chan struct{}, 1)
 			e, err := ft.New(cfg, lock.Handle("solo"), bus.Beacon("solo"), ft.Callbacks{
-				OnPromote: func(context.Context, ft.Epoch) error { t.Error("promoted"); return nil },
-				OnDemote:  func(error) { t.Error("demoted") },
+				OnPromote: func(context.Context, ft.Epoch) error { promoted <- struct{}{}; return nil },
+				OnDemote:  func(error) {},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := e.Run(context.Background()); !errors.Is(err, ft.ErrLockFatal) || !strings.Contains(err.Error(), "/data") {
-				t.Fatalf("Run = %v, want ErrLockFatal naming the path", err)
+			ctx, cancel := context.WithCancel(context.Background())
+			runErr := make(chan error, 1)
+			go func() { runErr <- e.Run(ctx) }()
+			time.Sleep(10 * time.Second)
+			select {
+			case err := <-runErr:
+				t.Fatalf("Run ended on a fatal lock error: %v", err)
+			default:
 			}
-			if s := e.Status(); s.State != ft.Stopped {
-				t.Fatalf("state = %s", s.State)
+			if s := e.Status(); !standingBy(s) {
+				t.Fatalf("state = %s, want standby", s.State)
+			}
+			const line = "ft: error attempting to get the store lock: ft: fatal error getting the store lock: "
+			if n := strings.Count(logs.String(), line); n < 2 || n > 6 || !strings.Contains(logs.String(), "/data") {
+				t.Fatalf("%d lock error lines in 10s (want 2..6, rate limited, naming the path):\n%s", n, logs.String())
+			}
+			lock.Fail(nil)
+			select {
+			case <-promoted:
+			case <-time.After(2 * cfg.MissedHeartbeatTimeout):
+				t.Fatal("not promoted once the lock works")
+			}
+			cancel()
+			if err := <-runErr; err != nil {
+				t.Fatalf("Run = %v", err)
 			}
 			if err := e.Run(context.Background()); !errors.Is(err, ft.ErrAlreadyRunning) {
 				t.Fatalf("second Run = %v", err)

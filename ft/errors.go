@@ -13,8 +13,9 @@ var (
 	// released behind its back, lock file deleted or replaced, or a newer
 	// epoch was stored by another holder).
 	ErrLockLost = errors.New("ft: lock lost")
-	// ErrLockFatal: the lock cannot be taken and retrying will not help
-	// (missing directory, permission denied, read-only filesystem).
+	// ErrLockFatal: the lock cannot be taken and retrying at once will not
+	// help (missing directory, permission denied, read-only filesystem).
+	// The elector logs it and retries every missed interval (SPEC §8.4).
 	ErrLockFatal = errors.New("ft: fatal lock error")
 	// ErrFenced: Run's result when this member stopped being active because
 	// it could no longer prove it holds the lock, or saw an active with a

@@ -120,7 +120,7 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 
 	fatal, runDone, runResult := p.wait(ctx, runErr)
 	if runDone {
-		// Fenced, failed promotion or a fatal lock error: exit non-zero
+		// Fenced or failed promotion: exit non-zero
 		// without writing more (SPEC D5).
 		p.srv.SetState(server.StateFailed)
 		if errors.Is(runResult, ft.ErrPromote) {
