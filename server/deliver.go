@@ -102,7 +102,7 @@ func (s *Server) sendMsg(sb *sub, m *pb.MsgProto, redelivered bool, deadline int
 		// Keep it pending: the ack timer redelivers it.
 	}
 	s.stats.outMsgs.Add(1)
-	s.stats.outBytes.Add(int64(len(m.Data)))
+	s.stats.outBytes.Add(int64(len(buf)))
 	if _, ok := sb.pending[m.Sequence]; !ok {
 		if err := c.subStore.AddSeqPending(sb.st.ID, m.Sequence); err != nil {
 			s.log.Error("unable to store sent sequence", "channel", c.name, "error", err)

@@ -99,6 +99,7 @@ func (s *Server) redeliverExpired(sb *sub) {
 		if m == nil {
 			// Gone because of limits: treat as acked.
 			s.ackSeq(sb, e.seq, true)
+			s.unstallAfterAck(sb)
 			continue
 		}
 		deadline := e.deadline + int64(sb.ackWait)
@@ -117,11 +118,27 @@ func (s *Server) redeliverExpired(sb *sub) {
 		if s.sendMsg(target, m, true, deadline) {
 			sent++
 		}
+		if target != sb {
+			// The implicit ack may un-stall the original member.
+			s.unstallAfterAck(sb)
+		}
 	}
 	if sent > 0 {
 		s.metrics.Redeliveries(sent)
 	}
 	s.rearmAckTimer(sb, now)
+}
+
+// unstallAfterAck un-stalls sb when an ack the server made itself (message
+// gone because of limits, or moved to another queue member) brought its
+// pending count below MaxInFlight, and resumes sending as a client's ack
+// would (SPEC §4.5): for a queue member, to the whole group. c.mu held.
+func (s *Server) unstallAfterAck(sb *sub) {
+	if !sb.stalled || sb.full() {
+		return
+	}
+	sb.stalled = false
+	s.sendAvailable(sb)
 }
 
 // endRecovery ends the recovery period of sb, releasing the hold on new

@@ -1,0 +1,115 @@
+package server_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nats-io/stan.go"
+
+	"github.com/stanft/stanft/store"
+)
+
+// A stalled subscription whose pending message was dropped by limits is
+// un-stalled when the redelivery treats it as acked (SPEC §4.5, §4.6): the
+// next message is delivered.
+func TestPendingDroppedByLimitsUnstalls(t *testing.T) {
+	_, url := startWithLimits(t, func(l *store.Limits) { l.MaxMsgs = 1 })
+	sc := connect(t, url, "c")
+	ch, h := msgChan(10)
+	if _, err := sc.Subscribe("foo", h, stan.SetManualAckMode(), stan.MaxInflight(1), stan.AckWait(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 1)
+	if m := recv(t, ch, 2*time.Second); m.Sequence != 1 {
+		t.Fatalf("seq %d", m.Sequence)
+	}
+	publishN(t, sc, "foo", 1) // drops 1 (max msgs 1); sub stalled
+	noMsg(t, ch, 300*time.Millisecond)
+	// At the ack timeout 1 is gone: treated as acked, 2 follows.
+	m := recv(t, ch, 3*time.Second)
+	if m.Sequence != 2 || m.Redelivered {
+		t.Fatalf("got seq=%d redelivered=%v, want 2 not redelivered", m.Sequence, m.Redelivered)
+	}
+}
+
+// A queue member whose expired message went to another member (implicit
+// ack) is no longer stalled: it gets new messages again (SPEC §4.6, §4.7).
+func TestQueueImplicitAckUnstalls(t *testing.T) {
+	s, url := start(t, nil)
+	sc := connect(t, url, "c")
+	chA := make(chan *stan.Msg, 10)
+	chB := make(chan *stan.Msg, 10)
+	// A never acks; B acks everything.
+	if _, err := sc.QueueSubscribe("foo", "q", func(m *stan.Msg) { chA <- m },
+		stan.SetManualAckMode(), stan.MaxInflight(1), stan.AckWait(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.QueueSubscribe("foo", "q", func(m *stan.Msg) { _ = m.Ack(); chB <- m },
+		stan.SetManualAckMode(), stan.MaxInflight(5), stan.AckWait(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	acked := func() bool {
+		cz, _ := s.Channel("foo", true)
+		n := 0
+		for _, sz := range cz.Subscriptions {
+			n += sz.PendingCount
+		}
+		return n == 1 // only A's
+	}
+	publishN(t, sc, "foo", 1)
+	if m := recv(t, chA, 2*time.Second); m.Sequence != 1 {
+		t.Fatalf("A got %d", m.Sequence)
+	}
+	for i := 2; i <= 3; i++ {
+		publishN(t, sc, "foo", 1)
+		if m := recv(t, chB, 2*time.Second); m.Sequence != uint64(i) {
+			t.Fatalf("B got %d", m.Sequence)
+		}
+		waitFor(t, 2*time.Second, "B ack", acked)
+	}
+	// 1 expires on A, goes to B (A had 1 pending, B none).
+	m := recv(t, chB, 3*time.Second)
+	if m.Sequence != 1 || !m.Redelivered || m.RedeliveryCount != 1 {
+		t.Fatalf("B redelivery: seq=%d redelivered=%v count=%d", m.Sequence, m.Redelivered, m.RedeliveryCount)
+	}
+	waitFor(t, 2*time.Second, "B ack of 1", func() bool {
+		cz, _ := s.Channel("foo", true)
+		for _, sz := range cz.Subscriptions {
+			if sz.PendingCount != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	// Both members have nothing pending; A, first in the list, is chosen.
+	publishN(t, sc, "foo", 1)
+	select {
+	case m := <-chA:
+		if m.Sequence != 4 {
+			t.Fatalf("A got %d", m.Sequence)
+		}
+	case m := <-chB:
+		t.Fatalf("B got %d: A stayed stalled after its message moved to B", m.Sequence)
+	case <-time.After(2 * time.Second):
+		t.Fatal("no delivery")
+	}
+}
+
+// out_bytes counts the delivered MsgProto as sent (SPEC §4.5 stats).
+func TestOutBytesCountsDeliveredMessages(t *testing.T) {
+	s, url := start(t, nil)
+	sc := connect(t, url, "c")
+	ch, h := msgChan(10)
+	if _, err := sc.Subscribe("foo", h); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Publish("foo", []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, ch, 2*time.Second)
+	z := s.Serverz()
+	if z.OutMsgs != 1 || z.OutBytes <= 5 {
+		t.Fatalf("out msgs=%d bytes=%d, want 1 and the MsgProto size", z.OutMsgs, z.OutBytes)
+	}
+	t.Logf("in=%d/%d out=%d/%d", z.InMsgs, z.InBytes, z.OutMsgs, z.OutBytes)
+}
