@@ -525,7 +525,8 @@ func (e *Elector) observeAsActive(h Heartbeat, epoch Epoch) (out leaderOutcome, 
 			// The other member acquired the lock after us (or the lock is
 			// broken): the lower epoch stands down; equal epochs both do.
 			aee := &ActiveElsewhereError{ServerID: h.ServerID, Epoch: h.Epoch, OurEpoch: epoch}
-			e.log.Error("another member is active with a newer epoch: standing down", "other", h.ServerID,
+			// The reference's line for the dual-active loser (SPEC §8.6).
+			e.log.Error(fmt.Sprintf("ft: serverID %q claims to be active, aborting", h.ServerID),
 				"other_epoch", h.Epoch, "epoch", epoch)
 			return fencedOutcome(aee), false
 		}

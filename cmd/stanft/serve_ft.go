@@ -19,6 +19,11 @@ import (
 	"github.com/stanft/stanft/store"
 )
 
+// exitDualActive is the exit status of an active that stood down because
+// another member claims to be active with a newer epoch: 2, as the
+// reference's panic (SPEC §10.4).
+const exitDualActive = 2
+
 // liveTolerance is how long the elector may go without progress before
 // /healthz fails.
 const liveTolerance = 10 * time.Second
@@ -125,8 +130,13 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 		p.srv.SetState(server.StateFailed)
 		if errors.Is(runResult, ft.ErrPromote) {
 			log.Error(fmt.Sprintf("Failed to start: %v", runResult))
-		} else {
-			log.Error(fmt.Sprintf("ft: stopping: %v", runResult))
+			return exitFailure
+		}
+		log.Error(fmt.Sprintf("ft: stopping: %v", runResult))
+		if _, ok := errors.AsType[*ft.ActiveElsewhereError](runResult); ok {
+			// The dual-active loser: exit 2, as the reference's panic
+			// (SPEC §10.4).
+			return exitDualActive
 		}
 		return exitFailure
 	}

@@ -12,10 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/stan.go"
 
 	"github.com/stanft/stanft/drill"
+	"github.com/stanft/stanft/ft"
 	"github.com/stanft/stanft/ft/filelock"
+	"github.com/stanft/stanft/ft/natsbeacon"
 	"github.com/stanft/stanft/internal/testenv"
 	"github.com/stanft/stanft/monitor"
 )
@@ -320,5 +323,42 @@ func TestRunFTNATSUnreachableAtStart(t *testing.T) {
 	}
 	if strings.Contains(log, "Starting in standby mode") {
 		t.Fatalf("stood by without NATS:\n%s", log)
+	}
+}
+
+// TestRunFTDualActiveLoserExits2: an active that hears another member claim
+// to be active with a newer epoch stands down (SPEC D6) and, as the
+// reference's dual-active loser (SPEC §8.6, §10.4), exits 2 after the
+// reference's line `ft: serverID "<id>" claims to be active, aborting`.
+func TestRunFTDualActiveLoserExits2(t *testing.T) {
+	url := testenv.StartNATS(t)
+	dir := t.TempDir()
+	a := startRun(t, "-ns", url, "-cid", "dual", "-st", "FILE", "--dir", dir, "--ft_group", "grp",
+		"--ft_hb_interval", "100ms", "--ft_hb_missed_interval", "400ms")
+	stanConnect(t, "dual", "probe", url, 10*time.Second).Close() // A serves
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	hb, err := ft.Heartbeat{Kind: ft.KindHeartbeat, ServerID: "other-active", Epoch: 1000, State: ft.Active,
+		ActiveSince: time.Now()}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish(natsbeacon.Subject("dual", "grp"), hb); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-a.done:
+		a.done <- code
+		if code != 2 {
+			t.Fatalf("exit %d, want 2; log:\n%s", code, a.stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the active did not stand down; log:\n%s", a.stderr.String())
+	}
+	if !strings.Contains(a.stderr.String(), `ft: serverID "other-active" claims to be active, aborting`) {
+		t.Fatalf("no dual-active line:\n%s", a.stderr.String())
 	}
 }
