@@ -141,6 +141,7 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 		return exitFailure
 	}
 	log.Info("Shutting down.")
+	p.srv.SetState(server.StateShutdown)
 	stop()
 	var rerr error
 	select {
@@ -193,7 +194,7 @@ func (m *ftMember) demote(reason error) {
 	if err := p.srv.Deactivate(ctx); err != nil {
 		p.log.Error("deactivating the server", "error", err)
 	}
-	p.srv.SetState(server.StateStandby)
+	p.srv.SetState(demotedState(reason))
 	m.mu.Lock()
 	st := m.st
 	m.st = nil
@@ -204,4 +205,19 @@ func (m *ftMember) demote(reason error) {
 		}
 	}
 	p.log.Info("demoted", "reason", reason)
+}
+
+// demotedState is the serverz state after a demotion for reason (SPEC
+// §8.2): SHUTDOWN on a graceful stop, FT_STANDBY when the member stands by
+// again (step-down, NATS lost), FAILED otherwise (fenced, another active,
+// failed promotion: the process is about to exit non-zero).
+func demotedState(reason error) string {
+	switch {
+	case errors.Is(reason, ft.ErrStopping):
+		return server.StateShutdown
+	case errors.Is(reason, ft.ErrSteppedDown), errors.Is(reason, ft.ErrDisconnected):
+		return server.StateStandby
+	default:
+		return server.StateFailed
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/stan.go"
 
@@ -20,7 +22,9 @@ import (
 	"github.com/stanft/stanft/ft/filelock"
 	"github.com/stanft/stanft/ft/natsbeacon"
 	"github.com/stanft/stanft/internal/testenv"
+	"github.com/stanft/stanft/memstore"
 	"github.com/stanft/stanft/monitor"
+	"github.com/stanft/stanft/server"
 )
 
 // stanConnect connects a client, retrying until deadline (a standby answers
@@ -360,5 +364,43 @@ func TestRunFTDualActiveLoserExits2(t *testing.T) {
 	}
 	if !strings.Contains(a.stderr.String(), `ft: serverID "other-active" claims to be active, aborting`) {
 		t.Fatalf("no dual-active line:\n%s", a.stderr.String())
+	}
+}
+
+// TestFTDemoteState: the serverz state a demotion leaves (SPEC §8.2,
+// §10.4): SHUTDOWN when the member stops gracefully (never FT_STANDBY on
+// the way out), FAILED when it was fenced or its promotion failed (it is
+// about to exit), FT_STANDBY only after a step-down or a NATS loss, when it
+// stands by again.
+func TestFTDemoteState(t *testing.T) {
+	for _, c := range []struct {
+		reason error
+		want   string
+	}{
+		{ft.ErrStopping, server.StateShutdown},
+		{ft.ErrSteppedDown, server.StateStandby},
+		{ft.ErrDisconnected, server.StateStandby},
+		{fmt.Errorf("wrapped: %w", ft.ErrLockLost), server.StateFailed},
+		{&ft.ActiveElsewhereError{ServerID: "x", Epoch: 3, OurEpoch: 2}, server.StateFailed},
+		{errors.New("open the store: corrupt"), server.StateFailed},
+	} {
+		ms, err := memstore.New(memstore.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := server.DefaultConfig()
+		cfg.NATSURL, cfg.FT = "nats://127.0.0.1:1", true
+		srv, err := server.New(cfg, ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.SetState(server.StateActive)
+		m := &ftMember{p: &process{log: hclog.NewNullLogger(), srv: srv, health: &health{}}}
+		m.demote(c.reason)
+		if got := srv.State(); got != c.want {
+			t.Errorf("demote(%v): state %s, want %s", c.reason, got, c.want)
+		}
+		srv.Close()
+		ms.Close()
 	}
 }
