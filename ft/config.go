@@ -8,21 +8,21 @@ import (
 
 // Defaults. Why these values:
 //
-// Failover speed does not depend on heartbeats: a standby polls the lock
-// every LockPollInterval (50 ms), so when an active dies the kernel frees
-// its flock and a standby holds it within about one poll; a gracefully
-// stopping active publishes a step-down notice that makes standbys try at
-// once. Heartbeats tell members who is active (Status.ActiveID,
-// OnNewActive), let two actives that should not exist see each other, and
-// pace the active's own NATS-loss detection. 250 ms keeps that traffic at
-// four small messages per second per group while bounding dual-active
-// detection to a quarter second. The missed timeout of 1 s (four intervals)
-// tolerates three lost or late heartbeats and a NATS client's immediate
-// reconnect to another server of the cluster, so a blip does not make the
-// active stand down.
+// The heartbeat interval (1 s) and the missed interval (1.25 s) are the
+// reference's (SPEC §8.3), so that the group's traffic and timing on
+// _STAN.ft.<cid>.<grp> look the same to operators and tests; D6 makes them
+// configurable. Failover speed does not depend on them: a standby polls the
+// lock every LockPollInterval (50 ms), so when an active dies the kernel
+// frees its flock and a standby holds it within about one poll; a
+// gracefully stopping active publishes a step-down notice that makes
+// standbys try at once. Heartbeats tell members who is active
+// (Status.ActiveID, OnNewActive) and let two actives that should not exist
+// see each other. The missed interval bounds how long an active cut off
+// from NATS keeps the lock (its connectivity is checked every quarter of
+// it, independently of the heartbeat ticks).
 const (
-	DefaultHeartbeatInterval      = 250 * time.Millisecond
-	DefaultMissedHeartbeatTimeout = time.Second
+	DefaultHeartbeatInterval      = time.Second
+	DefaultMissedHeartbeatTimeout = 1250 * time.Millisecond
 	DefaultLockPollInterval       = 50 * time.Millisecond
 	DefaultLockCheckInterval      = time.Second
 	DefaultJitter                 = 0.1
@@ -43,13 +43,13 @@ type Config struct {
 	// characters.
 	ID string
 	// HeartbeatInterval is how often a Recovering or Active member
-	// publishes a heartbeat. Default 250ms. Must be > 0.
+	// publishes a heartbeat. Default 1s. Must be > 0.
 	HeartbeatInterval time.Duration
 	// MissedHeartbeatTimeout is how long a silence means "gone": an active
 	// whose beacon has been disconnected for longer stands down; a standby
 	// forgets the active whose heartbeats stopped for longer; after a
 	// step-down this member waits this long before trying the lock again.
-	// Default 1s. Must be ≥ 1.1 × HeartbeatInterval (the reference's rule).
+	// Default 1.25s. Must be ≥ 1.1 × HeartbeatInterval (the reference's rule).
 	MissedHeartbeatTimeout time.Duration
 	// LockPollInterval is how often a connected standby tries the lock.
 	// Default 50ms. Must be > 0 and ≤ MissedHeartbeatTimeout.

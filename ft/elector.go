@@ -320,6 +320,11 @@ func (e *Elector) runActive(ctx context.Context, epoch Epoch) (again bool, err e
 	defer hb.Stop()
 	check := time.NewTimer(e.cfg.LockCheckInterval)
 	defer check.Stop()
+	// Connectivity is checked every quarter missed interval, not at the
+	// heartbeat ticks, so that the stand-down after a NATS loss comes
+	// within 1.25 missed intervals whatever the heartbeat interval.
+	conn := time.NewTicker(max(e.cfg.MissedHeartbeatTimeout/4, time.Millisecond))
+	defer conn.Stop()
 	var disconnectedSince time.Time
 	var out leaderOutcome
 	for out.reason == nil {
@@ -335,7 +340,7 @@ func (e *Elector) runActive(ctx context.Context, epoch Epoch) (again bool, err e
 			// Metrics first, so that whoever sees Active also sees them.
 			e.reportTakeover(epoch)
 			e.transition(Active, "epoch", epoch)
-		case <-hb.C:
+		case <-conn.C:
 			now := time.Now()
 			switch {
 			case e.beacon.Connected():
@@ -345,8 +350,8 @@ func (e *Elector) runActive(ctx context.Context, epoch Epoch) (again bool, err e
 			case now.Sub(disconnectedSince) > e.cfg.MissedHeartbeatTimeout:
 				e.log.Warn("disconnected from NATS for too long, standing down", "for", now.Sub(disconnectedSince))
 				out = leaderOutcome{reason: ErrDisconnected}
-				continue
 			}
+		case <-hb.C:
 			e.publishHeartbeat(ctx, e.Status().State)
 			hb.Reset(e.jitter(e.cfg.HeartbeatInterval))
 		case <-check.C:

@@ -239,10 +239,12 @@ func TestActiveThatLosesNATSStandsDown(t *testing.T) {
 		if !ok {
 			t.Fatal("the connected standby never took over")
 		}
-		// Stand-down after more than the missed timeout, detected at a
-		// heartbeat tick, then one poll.
+		// Stand-down after more than the missed timeout, detected by a
+		// connectivity check every quarter missed timeout (not at the
+		// slower heartbeat ticks), then one poll (jittered ±10%).
 		// (+5ms: waitFor's 1ms polling).
-		limit := ft.DefaultMissedHeartbeatTimeout + 2*ft.DefaultHeartbeatInterval + ft.DefaultLockPollInterval + 5*time.Millisecond
+		limit := ft.DefaultMissedHeartbeatTimeout + 2*ft.DefaultMissedHeartbeatTimeout*11/40 +
+			ft.DefaultLockPollInterval*11/10 + 5*time.Millisecond
 		if took < ft.DefaultMissedHeartbeatTimeout || took > limit {
 			t.Fatalf("take-over after %v, want in [%v, %v]", took, ft.DefaultMissedHeartbeatTimeout, limit)
 		}
@@ -779,4 +781,26 @@ func TestLockIsTheTruth(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestDefaultTiming: SPEC §8.3's values are the defaults (D6 makes them
+// configurable): a heartbeat every second ± 10 %, a missed interval of
+// 1.25 s.
+func TestDefaultTiming(t *testing.T) {
+	c := ft.DefaultConfig()
+	if c.HeartbeatInterval != time.Second || c.MissedHeartbeatTimeout != 1250*time.Millisecond || c.Jitter != 0.1 {
+		t.Fatalf("defaults: heartbeat %v, missed %v, jitter %v; SPEC §8.3: 1s, 1.25s, 0.1",
+			c.HeartbeatInterval, c.MissedHeartbeatTimeout, c.Jitter)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		g := fttest.NewGroup(t, 1, fttest.GroupOptions{})
+		settle(t, g)
+		before := g.Bus.Sent()
+		time.Sleep(20 * time.Second)
+		// 20 s at one heartbeat per 0.9 to 1.1 s.
+		if n := g.Bus.Sent() - before; n < 18 || n > 23 {
+			t.Fatalf("%d heartbeats in 20s, want about 20", n)
+		}
+		checkGroup(t, g)
+	})
 }

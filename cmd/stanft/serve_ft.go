@@ -29,9 +29,10 @@ const exitDualActive = 2
 const liveTolerance = 10 * time.Second
 
 // ftPingInterval is the NATS PING interval of the FT connection: half the
-// missed-heartbeat interval, at least 100ms.
+// missed-heartbeat interval, between 100ms and 500ms (a silent partition is
+// noticed within about two of them).
 func ftPingInterval(missed time.Duration) time.Duration {
-	return max(missed/2, 100*time.Millisecond)
+	return min(max(missed/2, 100*time.Millisecond), 500*time.Millisecond)
 }
 
 // ftMember is the FT wiring: the elector's callbacks open the FILE store

@@ -23,8 +23,8 @@ Streaming Server Options:
     -hbt, --hb_timeout <duration>        How long server waits for a heartbeat response
     -hbf, --hb_fail_count <int>          Number of failed heartbeats before server closes the client connection
           --ft_group <string>            Name of the FT Group. A group can be 2 or more servers with a single active server and all sharing the same datastore
-          --ft_hb_interval <duration>    FT heartbeat interval (default: 250ms)
-          --ft_hb_missed_interval <duration>  FT missed heartbeat interval, at least 1.1 x the interval (default: 1s)
+          --ft_hb_interval <duration>    FT heartbeat interval (default: 1s)
+          --ft_hb_missed_interval <duration>  FT missed heartbeat interval, at least 1.1 x the interval (default: 1.25s)
           --replace_durable <bool>       Replace the existing durable subscription instead of reporting a duplicate durable error
 
 Streaming Server Logging Options:
