@@ -72,8 +72,19 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 	if err != nil {
 		return startFailed(err)
 	}
+	ftName := fmt.Sprintf("_NSS-%s-ft", o.ClusterID)
 	ncOpts := append(append([]nats.Option(nil), p.ncOpts...),
-		nats.Name(fmt.Sprintf("_NSS-%s-ft", o.ClusterID)),
+		nats.Name(ftName),
+		// The reference's connection lines (SPEC §8.9): a standby's only
+		// connection is this one.
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Error(fmt.Sprintf("connection %q has been disconnected: %v", ftName, err))
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info(fmt.Sprintf("connection %q reconnected to NATS Server at %q", ftName, nc.ConnectedUrlRedacted()))
+		}),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.ReconnectBufSize(-1),
