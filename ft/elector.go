@@ -609,7 +609,8 @@ func (e *Elector) publish(ctx context.Context, h Heartbeat) {
 	}
 	if err != nil {
 		if n, ok := e.publishLog.allow(time.Now()); ok {
-			e.log.Warn("Unable to send FT "+h.Kind.String(), "error", err, "suppressed", n)
+			// The reference's line (SPEC §8.6), rate limited.
+			e.log.Error(fmt.Sprintf("Unable to send FT %s: %v", h.Kind, err), "suppressed", n)
 		}
 	}
 }

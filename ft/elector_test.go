@@ -804,3 +804,23 @@ func TestDefaultTiming(t *testing.T) {
 		checkGroup(t, g)
 	})
 }
+
+// TestHeartbeatPublishErrorLine: an active that cannot publish its
+// heartbeat logs the reference's line, `Unable to send FT heartbeat: <err>`
+// (SPEC §8.6).
+func TestHeartbeatPublishErrorLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs testenv.SyncBuffer
+		g := fttest.NewGroup(t, 1, fttest.GroupOptions{Config: func(c *ft.Config) {
+			c.Logger = hclog.New(&hclog.LoggerOptions{Name: c.ID, Level: hclog.Debug, Output: &logs})
+		}})
+		act := settle(t, g)
+		g.Partition(act.ID)
+		time.Sleep(1200 * time.Millisecond)
+		if want := "Unable to send FT heartbeat: membeacon " + act.ID + ": ft: beacon not connected"; !strings.Contains(logs.String(), want) {
+			t.Fatalf("no %q line:\n%s", want, logs.String())
+		}
+		g.Heal()
+		checkGroup(t, g)
+	})
+}
