@@ -28,11 +28,10 @@
 // are redelivered in order over Config.ActivationSpread, and client
 // heartbeat deadlines start afresh (STYLE G12).
 //
-// Known differences from the reference: a PubMsg that parses as a legacy
-// control message is answered as an invalid publish instead of dropped; a
-// store failure does not panic. A failed Store or Flush (disk full, I/O
-// error) fails the publishes concerned with an error PubAck ("stan: store
-// failure: ...") and nothing else: their sequences are handed out again,
+// Known differences from the reference: a store failure does not panic. A
+// failed Store or Flush (disk full, I/O error) fails the publishes
+// concerned with an error PubAck ("stan: store failure: ...") and nothing
+// else: their sequences are handed out again,
 // they are never delivered, the server keeps serving and the next batch
 // tries again (a failed subscription flush likewise fails the subscription
 // request). Only a fenced or closed store is fatal: publishes are then left

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nats-io/stan.go"
+	"github.com/nats-io/stan.go/pb"
 
 	"github.com/stanft/stanft/store"
 )
@@ -112,4 +113,38 @@ func TestOutBytesCountsDeliveredMessages(t *testing.T) {
 		t.Fatalf("out msgs=%d bytes=%d, want 1 and the MsgProto size", z.OutMsgs, z.OutBytes)
 	}
 	t.Logf("in=%d/%d out=%d/%d", z.InMsgs, z.InBytes, z.OutMsgs, z.OutBytes)
+}
+
+// A publish payload that is not a PubMsg but decodes as the reference's
+// legacy control message gets no PubAck; other undecodable payloads get
+// "stan: invalid publish request" (SPEC §3 step 1).
+func TestPublishLegacyControlMessageDropped(t *testing.T) {
+	_, url := start(t, nil)
+	nc := natsConn(t, url)
+	subj := "_STAN.pub." + clusterID + ".foo"
+	for _, tc := range []struct {
+		name    string
+		data    []byte
+		dropped bool
+	}{
+		{"ctrl msg", []byte{0x08, 0x01, 0x12, 0x02, 's', '1', 0x1a, 0x01, 'x'}, true},
+		{"sha256 as varint", []byte{0x12, 0x01, 'g', 0x50, 0x01}, true},
+		{"data as varint", []byte{0x0a, 0x01, 'c', 0x28, 0x01}, false},
+		{"garbage", []byte{0xff, 0xff}, false},
+	} {
+		msg, err := nc.Request(subj, tc.data, 300*time.Millisecond)
+		if tc.dropped {
+			if err == nil {
+				t.Fatalf("%s: got a reply %q, want none", tc.name, msg.Data)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var pa pb.PubAck
+		if err := pa.Unmarshal(msg.Data); err != nil || pa.Error != "stan: invalid publish request" {
+			t.Fatalf("%s: ack %+v %v", tc.name, pa, err)
+		}
+	}
 }

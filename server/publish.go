@@ -370,8 +370,13 @@ func (s *Server) onPublish(m *nats.Msg) {
 	s.stats.inMsgs.Add(1)
 	s.stats.inBytes.Add(int64(len(m.Data)))
 	var p pubFields
-	if err := parsePubMsg(m.Data, &p); err != nil || len(p.guid) == 0 ||
-		!s.validSubject(p.subject) || !s.knownPublisher(&p) {
+	if err := parsePubMsg(m.Data, &p); err != nil {
+		if !isCtrlMsg(m.Data) {
+			s.replyPubError(m.Reply, p.guid)
+		}
+		return
+	}
+	if len(p.guid) == 0 || !s.validSubject(p.subject) || !s.knownPublisher(&p) {
 		s.replyPubError(m.Reply, p.guid)
 		return
 	}

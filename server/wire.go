@@ -76,7 +76,7 @@ func walk(b []byte, f func(field uint64, wire uint64, num uint64, val []byte)) e
 func parsePubMsg(b []byte, p *pubFields) error {
 	var wrongType bool
 	err := walk(b, func(field, wire, _ uint64, val []byte) {
-		if field <= 6 && wire != 2 {
+		if (field <= 6 || field == 10) && wire != 2 {
 			wrongType = true
 			return
 		}
@@ -99,6 +99,23 @@ func parsePubMsg(b []byte, p *pubFields) error {
 		err = errWire
 	}
 	return err
+}
+
+// isCtrlMsg reports whether b decodes as the reference server's legacy
+// control message (CtrlMsg{MsgType varint = 1, ServerID string = 2, Data
+// bytes = 3}): a publish payload that does not decode as a PubMsg but as
+// this is dropped without a PubAck (SPEC §3 step 1).
+func isCtrlMsg(b []byte) bool {
+	ok := true
+	err := walk(b, func(field, wire, _ uint64, _ []byte) {
+		switch field {
+		case 1:
+			ok = ok && wire == 0
+		case 2, 3:
+			ok = ok && wire == 2
+		}
+	})
+	return err == nil && ok
 }
 
 // parseAck decodes an Ack{subject, sequence}.
