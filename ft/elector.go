@@ -31,6 +31,10 @@ type Status struct {
 	LastHeartbeatSeen time.Time
 	// Connected is the beacon's current connectivity.
 	Connected bool
+	// LockError is the error of the last lock attempt when it failed for
+	// another reason than "held by another member" (permission, missing
+	// directory, I/O): this standby could not take over. Nil otherwise.
+	LockError error
 }
 
 // Elector runs the FT protocol of one member. Create it with New, run it
@@ -256,6 +260,11 @@ func (e *Elector) tryAcquire(ctx context.Context) (Epoch, error) {
 		}
 		return 0, ctx.Err()
 	}
+	var lockErr error
+	if err != nil && !errors.Is(err, ErrLockHeld) && ctx.Err() == nil {
+		lockErr = err
+	}
+	e.update(func(s *Status) { s.LockError = lockErr })
 	if err == nil {
 		e.acquiredAt = time.Now()
 		e.heldLog.reset()

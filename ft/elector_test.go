@@ -636,8 +636,8 @@ func TestLockErrors(t *testing.T) {
 				t.Fatalf("Run ended on a fatal lock error: %v", err)
 			default:
 			}
-			if s := e.Status(); !standingBy(s) {
-				t.Fatalf("state = %s, want standby", s.State)
+			if s := e.Status(); !standingBy(s) || !errors.Is(s.LockError, ft.ErrLockFatal) {
+				t.Fatalf("state = %s, lock error %v; want standby with the fatal error", s.State, s.LockError)
 			}
 			const line = "ft: error attempting to get the store lock: ft: fatal error getting the store lock: "
 			if n := strings.Count(logs.String(), line); n < 2 || n > 6 || !strings.Contains(logs.String(), "/data") {
@@ -648,6 +648,9 @@ func TestLockErrors(t *testing.T) {
 			case <-promoted:
 			case <-time.After(2 * cfg.MissedHeartbeatTimeout):
 				t.Fatal("not promoted once the lock works")
+			}
+			if s := e.Status(); s.LockError != nil {
+				t.Fatalf("lock error %v after acquiring", s.LockError)
 			}
 			cancel()
 			if err := <-runErr; err != nil {

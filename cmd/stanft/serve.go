@@ -383,10 +383,13 @@ func (h *health) Ready(role string) error {
 		return monitor.ErrNotActive
 	}
 	if st, ok := h.ftStatus(); ok {
-		if st.Connected {
-			return nil
+		if !st.Connected {
+			return errors.New("ft: standby not connected to NATS")
 		}
-		return errors.New("ft: standby not connected to NATS")
+		if st.LockError != nil {
+			return fmt.Errorf("ft: standby cannot take the lock: %w", st.LockError)
+		}
+		return nil
 	}
 	return errors.New("not serving")
 }

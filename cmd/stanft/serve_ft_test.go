@@ -404,3 +404,24 @@ func TestFTDemoteState(t *testing.T) {
 		ms.Close()
 	}
 }
+
+// TestHealthReadyLockError: a standby whose lock attempts fail (permission,
+// missing directory) cannot take over: it is not ready (SPEC D8: ready is a
+// standby connected to NATS and able to take over); held by the active is
+// the normal case and stays ready.
+func TestHealthReadyLockError(t *testing.T) {
+	h := &health{}
+	st := ft.Status{State: ft.Standby, Connected: true, LastProgress: time.Now(),
+		LockError: fmt.Errorf("filelock: lock /data/stanft.lock: %w: permission denied", ft.ErrLockFatal)}
+	h.setStatus(func() ft.Status { return st })
+	if err := h.Ready(""); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("standby with a lock error: Ready = %v, want an error naming it", err)
+	}
+	if err := h.Live(); err != nil {
+		t.Errorf("standby with a lock error: Live = %v, want live (the loop runs)", err)
+	}
+	st.LockError = nil
+	if err := h.Ready(""); err != nil {
+		t.Errorf("standby: Ready = %v", err)
+	}
+}
