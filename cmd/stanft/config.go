@@ -284,8 +284,11 @@ func applyPerChannel(key string, v any, o *options) error {
 }
 
 // applyChannelLimit applies one channel limit key. In a per-channel entry a
-// value of 0 means unlimited and is stored as -1 (an omitted key inherits).
-// Other keys are ignored.
+// value of 0 means unlimited and is stored as -1 (an omitted key inherits);
+// a negative per-channel value means unlimited too. A negative global value
+// is refused later by store.Limits.Validate, with the reference's text ("max
+// messages limit cannot be negative (-2)"), as for the flags. Other keys are
+// ignored.
 func applyChannelLimit(k string, v any, cl *store.ChannelLimits, perChannel bool) error {
 	var err error
 	switch strings.ToLower(k) {
@@ -314,25 +317,8 @@ func applyChannelLimit(k string, v any, cl *store.ChannelLimits, perChannel bool
 		if perChannel && err == nil && cl.MaxInactivity == 0 {
 			cl.MaxInactivity = -1
 		}
-	default:
-		return nil
-	}
-	if err == nil && isNegative(v) {
-		err = fmt.Errorf("parameter %q value cannot be negative", k)
 	}
 	return err
-}
-
-// isNegative reports whether a limit value given in the file is negative.
-func isNegative(v any) bool {
-	switch x := v.(type) {
-	case int64:
-		return x < 0
-	case string:
-		d, err := time.ParseDuration(x)
-		return err == nil && d < 0
-	}
-	return false
 }
 
 func applyFileMap(key string, v any, o *options) error {

@@ -176,6 +176,16 @@ func TestSDVSetsBoth(t *testing.T) {
 	if o.StanDebug || o.StanTrace || !o.NATS.Debug || !o.NATS.Trace {
 		t.Fatalf("-DV must only enable NATS debug/trace")
 	}
+	// As in the reference, -SDV=false given on the command line sets both
+	// to false, even after -SD/-SV or the file's sd/sv.
+	o = mustParse(t, "-SD", "-SV", "-SDV=false")
+	if o.StanDebug || o.StanTrace {
+		t.Fatalf("-SD -SV -SDV=false: debug=%v trace=%v, want both false", o.StanDebug, o.StanTrace)
+	}
+	o = mustParse(t, "-sc", writeConf(t, "streaming { sd: true, sv: true }"), "-SDV=false")
+	if o.StanDebug || o.StanTrace {
+		t.Fatalf("sd/sv in the file, -SDV=false: debug=%v trace=%v, want both false", o.StanDebug, o.StanTrace)
+	}
 }
 
 // TestConfigKeyAliases checks every key alias of SPEC §10.3, in the
@@ -324,6 +334,20 @@ func TestConfigPerChannelZeroIsUnlimited(t *testing.T) {
 	}
 }
 
+// TestConfigPerChannelNegativeIsUnlimited: as in the reference, a negative
+// per-channel value in the file is not an error; it means unlimited.
+func TestConfigPerChannelNegativeIsUnlimited(t *testing.T) {
+	p := writeConf(t, `streaming { store_limits { mm: 10, ma: "1h", channels { "foo": { mm: -1, ma: "-1s", msu: -5 } } } }`)
+	o := mustParse(t, "-sc", p)
+	got := o.Limits.ForChannel("foo")
+	if got.MaxMsgs != 0 || got.MaxAge != 0 || got.MaxSubscriptions != 0 {
+		t.Fatalf("foo resolves to %+v, want mm, ma and msu unlimited (0)", got)
+	}
+	if got.MaxBytes != o.Limits.MaxBytes {
+		t.Fatalf("foo max_bytes %d, want the inherited global %d", got.MaxBytes, o.Limits.MaxBytes)
+	}
+}
+
 func TestPrecedence(t *testing.T) {
 	p := writeConf(t, "streaming { cid: fromfile, hbf: 4, store_limits { mm: 50 } }\nport: 4555\n")
 	o := mustParse(t, "-sc", p, "-cid", "fromflag", "--max_msgs=60")
@@ -407,7 +431,10 @@ func TestOptionErrors(t *testing.T) {
 		{"conf duration not string", nil, "streaming { hbi: 10 }", `parameter "hbi" value is expected to be string, got int64`},
 		{"conf bad duration", nil, `streaming { hbi: "ten" }`, `parameter "hbi"`},
 		{"conf unknown store", nil, "streaming { store: foo }", "unknown store type: foo"},
-		{"conf negative limit", nil, "streaming { limits { mm: -2 } }", `parameter "mm" value cannot be negative`},
+		// The reference's texts (stores.StoreLimits.Build), as with the flags.
+		{"conf negative limit", nil, "streaming { limits { mm: -2 } }", "max messages limit cannot be negative (-2)"},
+		{"conf negative age", nil, `streaming { limits { max_age: "-1s" } }`, "max age limit cannot be negative (-1s)"},
+		{"conf negative mc", nil, "streaming { limits { mc: -1 } }", "max channels limit cannot be negative (-1)"},
 		{"conf too many channels", nil, `streaming { limits { mc: 1, channels { a: { mm: 1 }, b: { mm: 1 } } } }`, "too many channels defined (2). The max channels limit is set to 1"},
 		{"conf syntax", nil, "streaming { ", "configuration file"},
 	}

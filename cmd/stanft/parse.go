@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -183,10 +184,13 @@ func parseOptions(args []string, stdout io.Writer) (*options, error) {
 			return nil, err
 		}
 	}
-	if v := p.fs.Lookup("SDV"); v != nil && v.Value.String() == "true" {
-		o.StanDebug, o.StanTrace = true, true
-	}
 	p.fs.Visit(func(f *flag.Flag) {
+		if f.Name == "SDV" {
+			// -SDV sets both, and -SDV=false clears both (the reference's
+			// reading), whatever -SD, -SV or the file said.
+			b, _ := strconv.ParseBool(f.Value.String())
+			o.StanDebug, o.StanTrace = b, b
+		}
 		if reason, ok := unsupportedFlags[f.Name]; ok {
 			o.unsupported = append(o.unsupported, fmt.Sprintf("--%s is not supported: %s", f.Name, reason))
 		}
