@@ -26,12 +26,14 @@ Streaming Server Options:
           --ft_hb_interval <duration>    FT heartbeat interval (default: 1s)
           --ft_hb_missed_interval <duration>  FT missed heartbeat interval, at least 1.1 x the interval (default: 1.25s)
           --replace_durable <bool>       Replace the existing durable subscription instead of reporting a duplicate durable error
+          --metrics_per_subscription <bool>  Export the per-subscription nss_chan_subs_* series on /metrics (default: false)
 
 Streaming Server Logging Options:
     -SD, --stan_debug=<bool>             Enable STAN debugging output
     -SV, --stan_trace=<bool>             Trace the raw STAN protocol
     -SDV                                 Debug and trace STAN
          --log_format <string>           Log format: text|json (default: text)
+         --syslog_name <string>          On Windows, the event source name (accepted, unused elsewhere)
     (See additional NATS logging options below)
 
 Streaming Server File Store Options:
@@ -67,7 +69,7 @@ Streaming Server Options added by stanft are listed above; sizes accept NATS suf
 NATS Server Options:
     -a, --addr, --net <host>             Bind to host address (default: 0.0.0.0)
     -p, --port <port>                    Use port for clients (default: 4222)
-    -n, --name <server_name>             Server name (default: auto)
+    -n, --name, --server_name <name>     Server name (default: auto)
     -P, --pid <file>                     File to store PID
     -m, --http_port <port>               Use port for http monitoring
     -ms,--https_port <port>              Use port for https monitoring
@@ -85,6 +87,10 @@ NATS Server Logging Options:
     -D, --debug                          Enable debugging output
     -V, --trace                          Trace the raw protocol
     -DV                                  Debug and trace
+    -VV, -DVV                            Verbose trace (with debug)
+        --logtime_utc                    Timestamps in UTC instead of local time
+        --log_size_limit <bytes>         Rotate the -l log file when it reaches this size
+        --max_traced_msg_len <len>       Maximum printable length of traced messages (0 for unlimited)
 
 NATS Server Authorization Options:
         --user <user>                    User required for connections
@@ -100,11 +106,18 @@ NATS Server TLS Options:
 
 NATS Server Cluster Options:
         --routes <rurl-1, rurl-2>        Routes to solicit and connect
-        --cluster <cluster-url>          Cluster URL for solicited routes
+        --cluster, --cluster_listen <url>  Cluster URL for solicited routes
         --cluster_name <string>          Cluster Name, if not set one will be dynamically generated
         --no_advertise <bool>            Advertise known cluster IPs to clients
         --cluster_advertise <string>     Cluster URL to advertise to other servers
         --connect_retries <number>       For implicit routes, number of connect retries
+
+NATS Server JetStream Options (passed to the embedded NATS server):
+    -js, --jetstream                     Enable JetStream
+    -sd, --store_dir <dir>               JetStream storage directory (not -SD)
+
+Profiling:
+        --profile <port>                 Profiling HTTP port
 
 Common Options:
     -h, --help                           Show this message
