@@ -148,3 +148,39 @@ func TestPublishLegacyControlMessageDropped(t *testing.T) {
 		}
 	}
 }
+
+// A resumed durable's pending messages are redelivered at once; their next
+// expiration is the previous one plus ackWait, as for any redelivery of a
+// pending message (SPEC §4.6, §4.8), not a fresh ackWait from the resume.
+func TestDurableResumeKeepsAckDeadlines(t *testing.T) {
+	_, url := start(t, nil)
+	sc := connect(t, url, "c")
+	ch, h := msgChan(10)
+	opts := []stan.SubscriptionOption{stan.DurableName("d"), stan.SetManualAckMode(), stan.AckWait(time.Second)}
+	sub, err := sc.Subscribe("foo", h, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 1)
+	recv(t, ch, 2*time.Second)
+	delivered := time.Now() // expires at delivered+1s
+	time.Sleep(300 * time.Millisecond)
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ch2, h2 := msgChan(10)
+	if _, err := sc.Subscribe("foo", h2, opts...); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, ch2, 2*time.Second); m.Sequence != 1 || !m.Redelivered || m.RedeliveryCount != 1 {
+		t.Fatalf("resume: seq=%d redelivered=%v count=%d", m.Sequence, m.Redelivered, m.RedeliveryCount)
+	}
+	// Next expiration: delivered+1s+1s.
+	m := recv(t, ch2, 3*time.Second)
+	if m.Sequence != 1 || m.RedeliveryCount != 2 {
+		t.Fatalf("second redelivery: seq=%d count=%d", m.Sequence, m.RedeliveryCount)
+	}
+	if d := time.Since(delivered); d < 1800*time.Millisecond || d > 2600*time.Millisecond {
+		t.Fatalf("second redelivery %v after the first delivery, want ~2s", d)
+	}
+}

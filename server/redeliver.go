@@ -200,7 +200,12 @@ func (s *Server) redeliverAllPending(sb *sub) {
 		seqs = append(seqs, seq)
 	}
 	slices.Sort(seqs)
-	deadline := time.Now().Add(sb.ackWait).UnixNano()
+	// As for any redelivery of a pending message, its next expiration is
+	// the previous one plus ackWait (now plus ackWait when unknown). The
+	// first check is ackWait from now: the deadlines of messages that were
+	// pending for long are already past, and they are redelivered then.
+	now := time.Now().UnixNano()
+	s.armAckTimer(sb, sb.ackWait)
 	sent := 0
 	for _, seq := range seqs {
 		m, err := c.msgs.Lookup(seq)
@@ -211,7 +216,11 @@ func (s *Server) redeliverAllPending(sb *sub) {
 			s.ackSeq(sb, seq, true)
 			continue
 		}
-		if s.sendMsg(sb, m, true, deadline) {
+		prev := sb.pending[seq]
+		if prev == 0 {
+			prev = now
+		}
+		if s.sendMsg(sb, m, true, prev+int64(sb.ackWait)) {
 			sent++
 		}
 	}
