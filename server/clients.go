@@ -233,12 +233,15 @@ func (s *Server) onPing(m *nats.Msg) {
 	}
 	defer s.exit()
 	var ping pb.Ping
-	if m.Reply == "" || ping.Unmarshal(m.Data) != nil || len(ping.ConnID) == 0 {
+	if m.Reply == "" || len(m.Data) == 0 || ping.Unmarshal(m.Data) != nil {
 		return
 	}
-	s.mu.RLock()
-	cl := s.byConnID[string(ping.ConnID)]
-	s.mu.RUnlock()
+	var cl *client
+	if len(ping.ConnID) > 0 {
+		s.mu.RLock()
+		cl = s.byConnID[string(ping.ConnID)]
+		s.mu.RUnlock()
+	}
 	if cl == nil {
 		resp := pb.PingResponse{Error: errClientReplaced}
 		b, _ := resp.Marshal()

@@ -184,3 +184,23 @@ func TestDurableResumeKeepsAckDeadlines(t *testing.T) {
 		t.Fatalf("second redelivery %v after the first delivery, want ~2s", d)
 	}
 }
+
+// A PING that decodes but carries no ConnID matches no client: it is
+// answered with the "replaced" error; only an empty payload gets no answer
+// (SPEC §2.4).
+func TestPingWithoutConnID(t *testing.T) {
+	_, url := start(t, nil)
+	nc := natsConn(t, url)
+	subj := "_STAN.discover." + clusterID + ".pings"
+	msg, err := nc.Request(subj, []byte{0x0a, 0x00}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pr pb.PingResponse
+	if err := pr.Unmarshal(msg.Data); err != nil || pr.Error != "client has been replaced or is no longer registered" {
+		t.Fatalf("ping response: %v %q", err, pr.Error)
+	}
+	if _, err := nc.Request(subj, nil, 200*time.Millisecond); err == nil {
+		t.Fatal("empty ping answered")
+	}
+}
