@@ -204,3 +204,70 @@ func TestPingWithoutConnID(t *testing.T) {
 		t.Fatal("empty ping answered")
 	}
 }
+
+// A queue member that joins an existing group starts with last_sent 0 (the
+// group's position is the group's); when a member leaves while others
+// remain, the group's last sent sequence is kept in a remaining member's
+// record, so a restart does not deliver again what the leaver had acked.
+func TestQueueMemberLastSentAndLeaveKeepsGroupPosition(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	st := openFileStore(t, dir)
+	s := activate(t, cfg, st)
+	sc := connect(t, url, "c")
+	chA, hA := msgChan(10)
+	chB, hB := msgChan(10)
+	a, err := sc.QueueSubscribe("foo", "q", hA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked := func() {
+		t.Helper()
+		waitFor(t, 2*time.Second, "acks", func() bool {
+			cz, _ := s.Channel("foo", true)
+			for _, sz := range cz.Subscriptions {
+				if sz.PendingCount != 0 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	publishN(t, sc, "foo", 3)
+	for i := 0; i < 3; i++ {
+		recv(t, chA, 2*time.Second)
+	}
+	acked()
+	if _, err := sc.QueueSubscribe("foo", "q", hB); err != nil {
+		t.Fatal(err)
+	}
+	cz, _ := s.Channel("foo", true)
+	if len(cz.Subscriptions) != 2 || cz.Subscriptions[0].LastSent+cz.Subscriptions[1].LastSent != 3 {
+		t.Fatalf("new member's last_sent should be 0: %+v", cz.Subscriptions)
+	}
+	// 4 to A, 5 to B, 6 to A (round robin among equals).
+	for _, w := range []struct {
+		seq uint64
+		ch  chan *stan.Msg
+	}{{4, chA}, {5, chB}, {6, chA}} {
+		publishN(t, sc, "foo", 1)
+		if m := recv(t, w.ch, 2*time.Second); m.Sequence != w.seq {
+			t.Fatalf("got %d want %d", m.Sequence, w.seq)
+		}
+		acked()
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Restart on the same datastore; the client keeps its session.
+	_ = s.Close()
+	_ = st.Close()
+	st2 := openFileStore(t, dir)
+	defer st2.Close()
+	s2 := activate(t, cfg, st2)
+	defer s2.Close()
+	noMsg(t, chB, 500*time.Millisecond)
+	publishN(t, sc, "foo", 1)
+	if m := recv(t, chB, 2*time.Second); m.Sequence != 7 || m.Redelivered {
+		t.Fatalf("after restart: seq=%d redelivered=%v", m.Sequence, m.Redelivered)
+	}
+}

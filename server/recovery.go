@@ -220,6 +220,9 @@ func (s *Server) recoverChannel(name string, rc *store.RecoveredChannel) ([]*sub
 		if err := c.subStore.DeleteSub(sb.st.ID); err != nil {
 			return nil, fmt.Errorf("server: recover channel %q: %w", name, err)
 		}
+		if len(g.members) > 0 {
+			s.keepGroupLastSent(g)
+		}
 	}
 	for key, g := range c.groups {
 		if len(g.members) == 0 && g.shadow == nil {

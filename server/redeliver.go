@@ -251,6 +251,9 @@ func (s *Server) handOver(sb *sub, g *group) {
 			}
 		}
 		mb.pending[seq] = now
+		if seq > mb.st.LastSent {
+			mb.st.LastSent = seq
+		}
 		if mb.full() {
 			mb.stalled = true
 		}

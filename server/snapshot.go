@@ -192,10 +192,9 @@ func (s *Server) Channel(name string, subs bool) (monitor.Channelz, bool) {
 
 // subz copies one subscription. c.mu held.
 func subz(sb *sub) monitor.Subscriptionz {
+	// A queue member shows its own last sent sequence, as the reference
+	// does (a shadow holds the group's).
 	lastSent := sb.st.LastSent
-	if sb.grp != nil {
-		lastSent = sb.grp.lastSent
-	}
 	return monitor.Subscriptionz{
 		ClientID:     sb.st.ClientID,
 		Inbox:        sb.st.Inbox,

@@ -163,9 +163,10 @@ func (s *Server) addSub(c *channel, cl *client, req *pb.SubscriptionRequest, ack
 			apply(sb)
 			if g == nil {
 				sb.st.LastSent = s.startLastSent(c, req)
-			} else {
-				sb.st.LastSent = g.lastSent
 			}
+			// A member joining an existing group starts at 0: the group's
+			// position is the group's (removeSub keeps it in a member's
+			// record when a member leaves).
 			if err := c.subStore.CreateSub(&sb.st); err != nil {
 				return nil, false, err.Error()
 			}
@@ -243,6 +244,23 @@ func (s *Server) addSub(c *channel, cl *client, req *pb.SubscriptionRequest, ack
 		return nil, false, errUnknownClient
 	}
 	return sb, resumed, ""
+}
+
+// keepGroupLastSent makes sure a member's record holds the group's last
+// sent sequence, which recovery rebuilds as the highest of its members'
+// (a leaving member may have held it). c.mu held.
+func (s *Server) keepGroupLastSent(g *group) {
+	for _, mb := range g.members {
+		if mb.st.LastSent >= g.lastSent {
+			return
+		}
+	}
+	mb := g.members[0]
+	mb.st.LastSent = g.lastSent
+	if err := mb.ch.subStore.UpdateSub(&mb.st); err != nil {
+		s.log.Error("unable to update subscription", "channel", mb.ch.name, "error", err)
+	}
+	mb.ch.dirty = true
 }
 
 func newSub(c *channel) *sub {
@@ -406,6 +424,7 @@ func (s *Server) removeSub(sb *sub, unsub bool) {
 		switch {
 		case len(g.members) > 0:
 			s.handOver(sb, g)
+			s.keepGroupLastSent(g)
 			del()
 			// Its deferred sends, if any, are the group's.
 			s.sendAvailableGroup(c, g)
