@@ -119,7 +119,7 @@ func TestOutBytesCountsDeliveredMessages(t *testing.T) {
 // legacy control message gets no PubAck; other undecodable payloads get
 // "stan: invalid publish request" (SPEC §3 step 1).
 func TestPublishLegacyControlMessageDropped(t *testing.T) {
-	_, url := start(t, nil)
+	s, url := start(t, nil)
 	nc := natsConn(t, url)
 	subj := "_STAN.pub." + clusterID + ".foo"
 	for _, tc := range []struct {
@@ -146,6 +146,10 @@ func TestPublishLegacyControlMessageDropped(t *testing.T) {
 		if err := pa.Unmarshal(msg.Data); err != nil || pa.Error != "stan: invalid publish request" {
 			t.Fatalf("%s: ack %+v %v", tc.name, pa, err)
 		}
+	}
+	// Control messages are not counted as inbound messages.
+	if z := s.Serverz(); z.InMsgs != 2 || z.InBytes != 7 {
+		t.Fatalf("in msgs=%d bytes=%d, want 2 and 7", z.InMsgs, z.InBytes)
 	}
 }
 

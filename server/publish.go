@@ -367,16 +367,14 @@ func (s *Server) onPublish(m *nats.Msg) {
 		return
 	}
 	defer s.exit()
+	var p pubFields
+	err := parsePubMsg(m.Data, &p)
+	if err != nil && isCtrlMsg(m.Data) {
+		return // a legacy control message: dropped, not counted
+	}
 	s.stats.inMsgs.Add(1)
 	s.stats.inBytes.Add(int64(len(m.Data)))
-	var p pubFields
-	if err := parsePubMsg(m.Data, &p); err != nil {
-		if !isCtrlMsg(m.Data) {
-			s.replyPubError(m.Reply, p.guid)
-		}
-		return
-	}
-	if len(p.guid) == 0 || !s.validSubject(p.subject) || !s.knownPublisher(&p) {
+	if err != nil || len(p.guid) == 0 || !s.validSubject(p.subject) || !s.knownPublisher(&p) {
 		s.replyPubError(m.Reply, p.guid)
 		return
 	}
