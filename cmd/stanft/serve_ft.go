@@ -35,6 +35,28 @@ func ftPingInterval(missed time.Duration) time.Duration {
 	return min(max(missed/2, 100*time.Millisecond), 500*time.Millisecond)
 }
 
+// ftConnectWait bounds the FT connection's first connect: attempts (each
+// with the short handshake timeout of ftPingInterval) are repeated for this
+// long, then the member fails to start, as the reference does at once
+// (SPEC §8.4 step 1, §10.4).
+const ftConnectWait = 2 * time.Second
+
+// connectFT makes the FT connection, retrying for up to ftConnectWait.
+func connectFT(ctx context.Context, url string, opts []nats.Option) (*nats.Conn, error) {
+	deadline := time.Now().Add(ftConnectWait)
+	for {
+		nc, err := nats.Connect(url, opts...)
+		if err == nil || time.Now().After(deadline) {
+			return nc, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
 // ftMember is the FT wiring: the elector's callbacks open the FILE store
 // with the elector's fencing check, activate the server, and undo both.
 type ftMember struct {
@@ -89,7 +111,8 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.ReconnectBufSize(-1),
 		// No RetryOnFailedConnect: as the reference, a member whose NATS
-		// server does not answer at startup fails to start (exit 1).
+		// server does not answer at startup fails to start (exit 1), after
+		// connectFT's short wait.
 		// A silent partition (packets dropped, no reset) is noticed only by
 		// the client's PINGs: with these, within about 1.5 missed intervals,
 		// so that the active stands down in bounded time (SPEC D7).
@@ -100,7 +123,7 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 		// timeout: keep it to one ping interval.
 		nats.Timeout(ftPingInterval(o.FTHBMissed)),
 	)
-	nc, err := nats.Connect(natsURL, ncOpts...)
+	nc, err := connectFT(ctx, natsURL, ncOpts)
 	if err != nil {
 		return startFailed(fmt.Errorf("ft: connect to NATS: %w", err))
 	}

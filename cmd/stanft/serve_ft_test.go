@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/stan.go"
 
@@ -423,5 +424,41 @@ func TestHealthReadyLockError(t *testing.T) {
 	st.LockError = nil
 	if err := h.Ready(""); err != nil {
 		t.Errorf("standby: Ready = %v", err)
+	}
+}
+
+// TestRunFTNATSLateAtStart: a NATS server that starts a moment after the
+// member (compose, a pod restart) is waited for, briefly (ftConnectWait),
+// and each attempt keeps the FT connection's short handshake timeout.
+func TestRunFTNATSLateAtStart(t *testing.T) {
+	port := testenv.FreePort(t)
+	url := "nats://127.0.0.1:" + strconv.Itoa(port)
+	var out testenv.SyncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- runServer(ctx, serverEnv{Args: []string{"-ns", url, "-cid", "late", "-st", "FILE", "--dir", t.TempDir(), "--ft_group", "g"},
+			Stdout: io.Discard, Stderr: &out})
+	}()
+	time.Sleep(ftConnectWait / 3)
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	defer ns.Shutdown()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	waitFor(t, "active", func() bool { return strings.Contains(out.String(), "Streaming Server is ready") })
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d; log:\n%s", code, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("did not stop")
 	}
 }
