@@ -66,6 +66,23 @@ type ftMember struct {
 
 	mu sync.Mutex
 	st store.Store // the open store while promoted
+	// stopping is the state a demotion for ft.ErrStopping leaves: set by
+	// stoppingState before the elector is stopped; "" until then.
+	stopping string
+}
+
+// stoppingState records that the member is stopping, after fatal (nil for
+// a graceful stop), and returns the state to show: SHUTDOWN, or FAILED
+// after a fatal error (SPEC §8.2).
+func (m *ftMember) stoppingState(fatal error) string {
+	state := server.StateShutdown
+	if fatal != nil {
+		state = server.StateFailed
+	}
+	m.mu.Lock()
+	m.stopping = state
+	m.mu.Unlock()
+	return state
 }
 
 // runFT runs an FT member (SPEC §8, D4-D7): standby until the elector wins
@@ -176,7 +193,8 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 		return exitFailure
 	}
 	log.Info("Shutting down.")
-	p.srv.SetState(server.StateShutdown)
+	final := m.stoppingState(fatal)
+	p.srv.SetState(final)
 	stop()
 	var rerr error
 	select {
@@ -184,7 +202,10 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 	case <-time.After(shutdownTimeout):
 		rerr = errors.New("ft: elector did not stop in time")
 	}
-	p.srv.SetState(server.StateShutdown)
+	if rerr != nil {
+		final = server.StateFailed
+	}
+	p.srv.SetState(final)
 	if rerr != nil {
 		log.Error(fmt.Sprintf("ft: %v", rerr))
 		return exitFailure
@@ -229,7 +250,13 @@ func (m *ftMember) demote(reason error) {
 	if err := p.srv.Deactivate(ctx); err != nil {
 		p.log.Error("deactivating the server", "error", err)
 	}
-	p.srv.SetState(demotedState(reason))
+	state := demotedState(reason)
+	m.mu.Lock()
+	if errors.Is(reason, ft.ErrStopping) && m.stopping != "" {
+		state = m.stopping
+	}
+	m.mu.Unlock()
+	p.srv.SetState(state)
 	m.mu.Lock()
 	st := m.st
 	m.st = nil

@@ -370,20 +370,22 @@ func TestRunFTDualActiveLoserExits2(t *testing.T) {
 
 // TestFTDemoteState: the serverz state a demotion leaves (SPEC §8.2,
 // §10.4): SHUTDOWN when the member stops gracefully (never FT_STANDBY on
-// the way out), FAILED when it was fenced or its promotion failed (it is
-// about to exit), FT_STANDBY only after a step-down or a NATS loss, when it
-// stands by again.
+// the way out), FAILED when it stops after a fatal error, was fenced or its
+// promotion failed (it is about to exit), FT_STANDBY only after a step-down
+// or a NATS loss, when it stands by again.
 func TestFTDemoteState(t *testing.T) {
 	for _, c := range []struct {
 		reason error
 		want   string
+		fatal  bool // stopping after a fatal error (store failure, NATS fatal)
 	}{
-		{ft.ErrStopping, server.StateShutdown},
-		{ft.ErrSteppedDown, server.StateStandby},
-		{ft.ErrDisconnected, server.StateStandby},
-		{fmt.Errorf("wrapped: %w", ft.ErrLockLost), server.StateFailed},
-		{&ft.ActiveElsewhereError{ServerID: "x", Epoch: 3, OurEpoch: 2}, server.StateFailed},
-		{errors.New("open the store: corrupt"), server.StateFailed},
+		{ft.ErrStopping, server.StateShutdown, false},
+		{ft.ErrStopping, server.StateFailed, true},
+		{ft.ErrSteppedDown, server.StateStandby, false},
+		{ft.ErrDisconnected, server.StateStandby, false},
+		{fmt.Errorf("wrapped: %w", ft.ErrLockLost), server.StateFailed, false},
+		{&ft.ActiveElsewhereError{ServerID: "x", Epoch: 3, OurEpoch: 2}, server.StateFailed, false},
+		{errors.New("open the store: corrupt"), server.StateFailed, false},
 	} {
 		ms, err := memstore.New(memstore.Config{})
 		if err != nil {
@@ -397,6 +399,9 @@ func TestFTDemoteState(t *testing.T) {
 		}
 		srv.SetState(server.StateActive)
 		m := &ftMember{p: &process{log: hclog.NewNullLogger(), srv: srv, health: &health{}}}
+		if c.fatal {
+			m.stoppingState(errors.New("store failure"))
+		}
 		m.demote(c.reason)
 		if got := srv.State(); got != c.want {
 			t.Errorf("demote(%v): state %s, want %s", c.reason, got, c.want)
