@@ -76,8 +76,8 @@
 //
 // # Timing (defaults; see config.go for why)
 //
-//	HeartbeatInterval       250 ms  active's heartbeats
-//	MissedHeartbeatTimeout  1 s     ≥ 1.1 × interval; NATS-loss stand-down,
+//	HeartbeatInterval       1 s     active's heartbeats (SPEC §8.3)
+//	MissedHeartbeatTimeout  1.25 s  ≥ 1.1 × interval; NATS-loss stand-down,
 //	                                 standby forgets a silent active,
 //	                                 back-off after a step-down
 //	LockPollInterval        50 ms   standby lock attempts while connected
@@ -89,8 +89,8 @@
 // epoch write and recovery; after a graceful stop or step-down, the notice
 // makes it immediate (flush + release + one NATS hop + epoch write +
 // recovery). An active disconnected from NATS stands down after
-// MissedHeartbeatTimeout (+ up to two heartbeat intervals: connectivity is
-// sampled at each heartbeat tick); a reachable
+// MissedHeartbeatTimeout (+ up to half of it: connectivity is sampled every
+// quarter MissedHeartbeatTimeout); a reachable
 // standby then takes over within one poll.
 //
 // # Guarantees
