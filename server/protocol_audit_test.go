@@ -275,3 +275,47 @@ func TestQueueMemberLastSentAndLeaveKeepsGroupPosition(t *testing.T) {
 		t.Fatalf("after restart: seq=%d redelivered=%v", m.Sequence, m.Redelivered)
 	}
 }
+
+// A member that received the group's last message unsubscribes, the server
+// restarts: a new member gets only new messages (the group's last sent
+// sequence survived in the remaining member's record).
+func TestQueueLeavingMemberUpdatesGroupLastSentAcrossRestart(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	st := openFileStore(t, dir)
+	s := activate(t, cfg, st)
+	sc := connect(t, url, "c")
+	publishN(t, sc, "foo", 1)
+	ch1, h1 := msgChan(10)
+	if _, err := sc.QueueSubscribe("foo", "group", h1, stan.DeliverAllAvailable(), stan.MaxInflight(1),
+		stan.SetManualAckMode()); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, ch1, 2*time.Second) // 1, never acked: member 1 stalled
+	publishN(t, sc, "foo", 1)
+	ch2, h2 := msgChan(10)
+	sub2, err := sc.QueueSubscribe("foo", "group", h2, stan.DeliverAllAvailable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, ch2, 2*time.Second); m.Sequence != 2 {
+		t.Fatalf("member 2 got %d", m.Sequence)
+	}
+	if err := sub2.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Close()
+	_ = st.Close()
+	st2 := openFileStore(t, dir)
+	defer st2.Close()
+	s2 := activate(t, cfg, st2)
+	defer s2.Close()
+	publishN(t, sc, "foo", 1)
+	ch3, h3 := msgChan(10)
+	if _, err := sc.QueueSubscribe("foo", "group", h3, stan.DeliverAllAvailable()); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, ch3, 2*time.Second); m.Sequence != 3 {
+		t.Fatalf("new member got %d, want 3", m.Sequence)
+	}
+	noMsg(t, ch3, 250*time.Millisecond)
+}
