@@ -14,6 +14,10 @@ func TestStandbyLosesNATS(t *testing.T) {
 	s := newScenario(t, scenarioOpts{members: 2, proxy: true})
 	active, standby := s.g.Members[0], s.g.Members[1]
 	conn := regexp.QuoteMeta(`connection "_NSS-` + s.cid + `-ft"`)
+	// Standing by: its FT connection exists.
+	if _, err := standby.WaitLog(`Starting in standby mode`, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	mark := standby.Mark()
 	standby.Proxy.Block()
 	if _, err := standby.WaitLogAfter(mark, conn+` has been disconnected: `, 10*time.Second); err != nil {

@@ -94,7 +94,9 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 		log.Error(fmt.Sprintf("Failed to start: %v", err))
 		return exitFailure
 	}
-	p.srv.SetState(server.StateStandby)
+	// Not standing by until the FT connection and subscription exist
+	// (SPEC §8.2 "before FT setup", §8.4 step 1).
+	p.srv.SetState(server.StateStandalone)
 	// Refuse early a datastore of another cluster (SPEC §11.8).
 	info, err := filestore.ReadServerInfo(o.Dir)
 	switch {
@@ -170,6 +172,7 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	runErr := make(chan error, 1)
+	p.srv.SetState(server.StateStandby)
 	go func() { runErr <- el.Run(runCtx) }()
 	if p.env.Started != nil {
 		p.env.Started(natsURL)

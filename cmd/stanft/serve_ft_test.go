@@ -435,17 +435,37 @@ func TestHealthReadyLockError(t *testing.T) {
 // TestRunFTNATSLateAtStart: a NATS server that starts a moment after the
 // member (compose, a pod restart) is waited for, briefly (ftConnectWait),
 // and each attempt keeps the FT connection's short handshake timeout.
+// Meanwhile the member's serverz says STANDALONE, not FT_STANDBY: it is not
+// standing by before its FT connection exists (SPEC §8.2 "before FT setup",
+// §8.4 step 1).
 func TestRunFTNATSLateAtStart(t *testing.T) {
 	port := testenv.FreePort(t)
 	url := "nats://127.0.0.1:" + strconv.Itoa(port)
+	mon := "http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	var out testenv.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
-		done <- runServer(ctx, serverEnv{Args: []string{"-ns", url, "-cid", "late", "-st", "FILE", "--dir", t.TempDir(), "--ft_group", "g"},
-			Stdout: io.Discard, Stderr: &out})
+		done <- runServer(ctx, serverEnv{Args: []string{"-ns", url, "-cid", "late", "-st", "FILE", "--dir", t.TempDir(), "--ft_group", "g",
+			"-a", "127.0.0.1", "-m", strings.TrimPrefix(mon, "http://127.0.0.1:")}, Stdout: io.Discard, Stderr: &out})
 	}()
+	var state string
+	waitFor(t, "serverz", func() bool {
+		code, body, err := probe(mon + "/streaming/serverz")
+		if err != nil || code != 200 {
+			return false
+		}
+		var sz struct{ State string }
+		if err := json.Unmarshal([]byte(body), &sz); err != nil {
+			t.Fatal(err)
+		}
+		state = sz.State
+		return true
+	})
+	if state != server.StateStandalone {
+		t.Fatalf("state %q before the FT connection exists, want %s", state, server.StateStandalone)
+	}
 	time.Sleep(ftConnectWait / 3)
 	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
 	if err != nil {
