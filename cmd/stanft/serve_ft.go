@@ -144,6 +144,10 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 	)
 	nc, err := connectFT(ctx, natsURL, ncOpts)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Stopped (SIGTERM, SIGINT) while waiting for NATS.
+			return shutdownExitCode(ctx)
+		}
 		return startFailed(fmt.Errorf("ft: connect to NATS: %w", err))
 	}
 	defer nc.Close()

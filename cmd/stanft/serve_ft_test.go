@@ -487,3 +487,18 @@ func TestRunFTNATSLateAtStart(t *testing.T) {
 		t.Fatal("did not stop")
 	}
 }
+
+// TestRunFTStoppedWhileConnecting: a member stopped while it still waits
+// for its NATS server exits as any stopped server does (0 here; 143 for
+// SIGTERM), not with a start failure.
+func TestRunFTStoppedWhileConnecting(t *testing.T) {
+	url := "nats://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) // nothing listens
+	var out testenv.SyncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), ftConnectWait/4)
+	defer cancel()
+	code := runServer(ctx, serverEnv{Args: []string{"-ns", url, "-cid", "stopc", "-st", "FILE", "--dir", t.TempDir(), "--ft_group", "g"},
+		Stdout: io.Discard, Stderr: &out})
+	if code != exitOK || strings.Contains(out.String(), "Failed to start") {
+		t.Fatalf("exit %d; log:\n%s", code, out.String())
+	}
+}
