@@ -22,6 +22,9 @@ type Config struct {
 	ServerID string
 	// Version is shown in serverz "version". Default "dev".
 	Version string
+	// StoreLocation, when set, is logged after the store type at
+	// activation (SPEC §8.9: "Store location: <dir>").
+	StoreLocation string
 	// NATSURL is the NATS server (or comma-separated servers) the server's
 	// own connections use. Required.
 	NATSURL string

@@ -180,6 +180,9 @@ func (s *Server) Activate(ctx context.Context) (err error) {
 		return err
 	}
 	s.log.Info(fmt.Sprintf("Message store is %s", s.st.Type()))
+	if s.cfg.StoreLocation != "" {
+		s.log.Info(fmt.Sprintf("Store location: %s", s.cfg.StoreLocation))
+	}
 	s.logLimits()
 	s.log.Info("Streaming Server is ready")
 	return nil

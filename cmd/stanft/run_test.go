@@ -110,7 +110,7 @@ func TestRunSmokeMemoryStore(t *testing.T) {
 		t.Fatalf("exit code %d, want 0", code)
 	}
 	log := r.stderr.String()
-	for _, want := range []string{"Starting stanft[smoke] version", "ServerID: ", "Go version: ", "Streaming Server is ready", "Shutting down."} {
+	for _, want := range []string{"Starting nats-streaming-server[smoke] version", "Git commit: [", "Message store is MEMORY", "ServerID: ", "Go version: ", "Streaming Server is ready", "Shutting down."} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q", want)
 		}

@@ -63,12 +63,15 @@ func serve(ctx context.Context, o *options, logs *logging, env serverEnv) int {
 func (p *process) run(ctx context.Context) (code int) {
 	o, log := p.o, p.log
 	serverID := nuid.Next()
-	log.Info(fmt.Sprintf("Starting stanft[%s] version %s", o.ClusterID, version))
+	// The reference's texts (SPEC D2, §8.9), with stanft's version.
+	log.Info(fmt.Sprintf("Starting nats-streaming-server[%s] version %s", o.ClusterID, version))
 	log.Info(fmt.Sprintf("ServerID: %s", serverID))
 	log.Info(fmt.Sprintf("Go version: %s", runtime.Version()))
-	if c := gitCommit(); c != "" {
-		log.Info(fmt.Sprintf("Git commit: [%s]", c))
+	c := gitCommit()
+	if c == "" {
+		c = "not set"
 	}
+	log.Info(fmt.Sprintf("Git commit: [%s]", c))
 	if o.NATS.Syslog || o.NATS.RemoteSyslog != "" {
 		log.Warn("syslog (-s, -r) is not supported: logging to the standard error or the -l file")
 	}
@@ -99,6 +102,9 @@ func (p *process) run(ctx context.Context) (code int) {
 	scfg.ServerID = serverID
 	scfg.Version = version
 	scfg.NATSURL = natsURL
+	if o.StoreType == storeFile {
+		scfg.StoreLocation = o.Dir
+	}
 	scfg.NATSOptions = ncOpts
 	scfg.FT = o.FTGroup != ""
 	scfg.ClientHBInterval = o.HBInterval
@@ -231,7 +237,6 @@ func (p *process) openStore(fence func() error, metrics *monitor.Metrics) (store
 		if err != nil {
 			return nil, err
 		}
-		p.log.Info(fmt.Sprintf("Store location: %s", o.Dir))
 		return st, nil
 	default:
 		return memstore.New(memstore.Config{Limits: o.Limits.Clone(), Logger: p.log.Named("memstore")})
