@@ -85,11 +85,8 @@ func New(cfg Config, st store.Store) (*Server, error) {
 		start:   time.Now(),
 		st:      st,
 	}
-	if cfg.FT {
-		s.state.Store(StateStandby)
-	} else {
-		s.state.Store(StateStandalone)
-	}
+	// STANDALONE until the FT setup says otherwise (SPEC §8.2).
+	s.state.Store(StateStandalone)
 	s.resetState()
 	return s, nil
 }

@@ -24,6 +24,10 @@ func TestSnapshotStandby(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got := s.Serverz().State; got != server.StateStandalone {
+		t.Fatalf("state before the FT setup: %q, want %q (SPEC §8.2)", got, server.StateStandalone)
+	}
+	s.SetState(server.StateStandby)
 	z := s.Serverz()
 	if z.ClusterID != "standby-cid" || z.State != server.StateStandby || z.ServerID != "sid" || z.Version != "1.2.3" ||
 		z.Clients != 0 || z.Channels != 0 || z.Subscriptions != 0 {
