@@ -34,6 +34,21 @@ func (s *Server) clusterID() string {
 	return s.cfg.ClusterID
 }
 
+// recoveredClusterID is the cluster ID of the store this server recovered
+// or initialised: "" until it activates. The list documents (storez,
+// clientsz, channelsz) show it, as the reference does; only serverz shows
+// the configured one on a standby (SPEC D8).
+func (s *Server) recoveredClusterID() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.info.ClusterID
+}
+
+// IDs implements monitor.Identifier.
+func (s *Server) IDs() (clusterID, serverID string) {
+	return s.recoveredClusterID(), s.cfg.ServerID
+}
+
 // Serverz implements monitor.Source.
 func (s *Server) Serverz() monitor.Serverz {
 	now := time.Now()
@@ -73,7 +88,7 @@ func (s *Server) Serverz() monitor.Serverz {
 // Storez implements monitor.Source.
 func (s *Server) Storez() monitor.Storez {
 	z := monitor.Storez{
-		ClusterID: s.clusterID(),
+		ClusterID: s.recoveredClusterID(),
 		ServerID:  s.cfg.ServerID,
 		Now:       time.Now(),
 	}
