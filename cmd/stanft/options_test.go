@@ -463,6 +463,30 @@ func TestOptionErrors(t *testing.T) {
 	}
 }
 
+// TestFileOptionsCheckedOnlyForFileStore: the file store options are
+// checked with the reference's bounds and words (stores.AllOptions), and, as
+// in the reference, only when a FILE store uses them, not with MEMORY.
+func TestFileOptionsCheckedOnlyForFileStore(t *testing.T) {
+	file := []string{"-st", "FILE", "--dir", t.TempDir()}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--file_compact_interval", "0"}, "compact interval value must at least be 1 seconds"},
+		{[]string{"--file_compact_frag", "0"}, "compact fragmentation value must at least be 1"},
+		{[]string{"--file_crc_poly", "0"}, "crc polynomial should be between 1 and 4294967295"},
+		{[]string{"--file_crc_poly", "4294967296"}, "crc polynomial should be between 1 and 4294967295"},
+		{[]string{"--file_parallel_recovery", "0"}, "--file_parallel_recovery must be at least 1"},
+	}
+	for _, c := range cases {
+		mustParse(t, c.args...) // MEMORY: not checked
+		_, err := parseOptions(append(append([]string{}, file...), c.args...), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("-st FILE %v: error %v, want %q", c.args, err, c.want)
+		}
+	}
+}
+
 func TestNATSClusterRoutesAreNotStreamingClustering(t *testing.T) {
 	// A top-level NATS cluster block (routes) is fine without a streaming block.
 	p := writeConf(t, "cluster { listen: 127.0.0.1:6333 }\ncid: x\n")

@@ -257,15 +257,25 @@ func (o *options) validate() error {
 	if err := validateFTTiming(o.FTHBInterval, o.FTHBMissed); err != nil {
 		return err
 	}
+	if o.StoreType != storeFile {
+		// As in the reference, the file options are checked only when a
+		// FILE store uses them.
+		return nil
+	}
 	return o.File.validate()
 }
 
+// validate checks the file options with the reference's bounds and words
+// (stores.AllOptions), prefixed by the flag; the compaction threshold is a
+// percentage, so stanft also refuses more than 100.
 func (f *fileOptions) validate() error {
 	switch {
-	case f.CompactFragPct < 0 || f.CompactFragPct > 100:
-		return fmt.Errorf("--file_compact_frag must be between 0 and 100, got %d", f.CompactFragPct)
-	case f.CompactInterval < 0:
-		return fmt.Errorf("--file_compact_interval cannot be negative, got %d", f.CompactInterval)
+	case f.CompactFragPct < 1 || f.CompactFragPct > 100:
+		return fmt.Errorf("--file_compact_frag: compact fragmentation value must at least be 1 (and at most 100), got %d", f.CompactFragPct)
+	case f.CompactInterval < 1:
+		return fmt.Errorf("--file_compact_interval: compact interval value must at least be 1 seconds, got %d", f.CompactInterval)
+	case f.CRCPolynomial < 1 || f.CRCPolynomial > 0xFFFFFFFF:
+		return fmt.Errorf("--file_crc_poly: crc polynomial should be between 1 and %d, got %d", int64(0xFFFFFFFF), f.CRCPolynomial)
 	case f.CompactMinSize < 0:
 		return fmt.Errorf("--file_compact_min_size cannot be negative, got %d", f.CompactMinSize)
 	case f.BufferSize < 0:
