@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -84,6 +85,7 @@ func (m *Monitor) handleChannelsz(w http.ResponseWriter, r *http.Request) {
 	subs := wantSubs(q.Get("subs"))
 	if name := q.Get("channel"); name != "" {
 		c, ok := m.src.Channel(name, subs)
+		referenceOrder(c.Subscriptions)
 		m.sendFound(w, r, "Channel", name, &c, ok)
 		return
 	}
@@ -98,13 +100,49 @@ func (m *Monitor) handleChannelsz(w http.ResponseWriter, r *http.Request) {
 	}
 	out.ClusterID, out.ServerID = m.ids()
 	if subs {
-		out.Channels = existing(names[lo:hi], func(name string) (Channelz, bool) { return m.src.Channel(name, true) })
+		out.Channels = existing(names[lo:hi], func(name string) (Channelz, bool) {
+			c, ok := m.src.Channel(name, true)
+			referenceOrder(c.Subscriptions)
+			return c, ok
+		})
 		out.Count = len(out.Channels)
 	} else {
 		out.Names = names[lo:hi]
 		out.Count = len(out.Names)
 	}
 	m.sendJSON(w, r, &out)
+}
+
+// referenceOrder sorts a channel's subscriptions in place the way the
+// reference lists them (server/monitor.go:getMonitorChannelSubs): the online
+// plain and durable subscriptions first, then the offline durables, then the
+// queue groups, each group's members (and offline durable queue group) kept
+// together. The sort is stable: within those groups the Source's order
+// (creation order) stays.
+func referenceOrder(subs []Subscriptionz) {
+	groupRank := make(map[string]int)
+	for _, s := range subs {
+		if _, ok := groupRank[s.QueueName]; !ok && s.QueueName != "" {
+			groupRank[s.QueueName] = len(groupRank)
+		}
+	}
+	rank := func(s Subscriptionz) (int, int) {
+		switch {
+		case s.QueueName != "":
+			return 2, groupRank[s.QueueName]
+		case s.IsOffline:
+			return 1, 0
+		}
+		return 0, 0
+	}
+	slices.SortStableFunc(subs, func(a, b Subscriptionz) int {
+		ka, ga := rank(a)
+		kb, gb := rank(b)
+		if ka != kb {
+			return ka - kb
+		}
+		return ga - gb
+	})
 }
 
 // sendFound answers doc, the document of the client or channel called name,
