@@ -201,12 +201,20 @@ func (s *Server) recoverChannel(name string, rc *store.RecoveredChannel) ([]*sub
 			c.all[sb.st.ID] = sb
 			continue
 		}
-		// Its unacknowledged messages go to the remaining members.
-		if len(g.members) > 0 {
-			i := 0
+		// Its unacknowledged messages go to the remaining members, or to
+		// the group's shadow when no member is left: they stay the group's.
+		heirs := g.members
+		if len(heirs) == 0 && g.shadow != nil {
+			heirs = []*sub{g.shadow}
+		}
+		if len(heirs) > 0 {
+			seqs := make([]uint64, 0, len(sb.pending))
 			for seq := range sb.pending {
-				mb := g.members[i%len(g.members)]
-				i++
+				seqs = append(seqs, seq)
+			}
+			slices.Sort(seqs)
+			for i, seq := range seqs {
+				mb := heirs[i%len(heirs)]
 				if _, ok := mb.pending[seq]; ok {
 					continue
 				}

@@ -1,0 +1,285 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/stan.go"
+
+	"github.com/stanft/stanft/filestore"
+	"github.com/stanft/stanft/server"
+)
+
+// fileServer is a server on a file store that a test restarts on the same
+// datastore (a standalone restart, SPEC §7.4).
+type fileServer struct {
+	t   *testing.T
+	dir string
+	cfg server.Config
+	st  *filestore.Store
+	s   *server.Server
+}
+
+func startFileServer(t *testing.T, dir string, cfg server.Config) *fileServer {
+	t.Helper()
+	fs := &fileServer{t: t, dir: dir, cfg: cfg}
+	fs.st = openFileStore(t, dir)
+	fs.s = activate(t, cfg, fs.st)
+	t.Cleanup(fs.stop)
+	return fs
+}
+
+func (fs *fileServer) stop() {
+	if fs.s != nil {
+		_ = fs.s.Close()
+		fs.s = nil
+	}
+	if fs.st != nil {
+		_ = fs.st.Close()
+		fs.st = nil
+	}
+}
+
+func (fs *fileServer) restart() {
+	fs.t.Helper()
+	fs.stop()
+	fs.st = openFileStore(fs.t, fs.dir)
+	fs.s = activate(fs.t, fs.cfg, fs.st)
+}
+
+// A non-durable subscription of a client that is still connected survives
+// a standalone restart: its expired pending messages come back at once,
+// redelivered, before the new ones, and what it acked is not resent.
+func TestRestartPlainSubPending(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	fs := startFileServer(t, dir, cfg)
+	sc := connect(t, url, "c", stan.Pings(1, 30))
+	ch, h := msgChan(100)
+	if _, err := sc.Subscribe("foo", h, stan.SetManualAckMode(), stan.AckWait(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 3)
+	m1 := recv(t, ch, 2*time.Second)
+	recv(t, ch, 2*time.Second)
+	recv(t, ch, 2*time.Second)
+	_ = m1.Ack()
+	waitFor(t, 2*time.Second, "ack", func() bool {
+		cz, _ := fs.s.Channel("foo", true)
+		return len(cz.Subscriptions) == 1 && cz.Subscriptions[0].PendingCount == 2
+	})
+	fs.stop()
+	time.Sleep(1100 * time.Millisecond)
+	for len(ch) > 0 {
+		<-ch
+	}
+	fs.restart()
+	for _, want := range []uint64{2, 3} {
+		m := recv(t, ch, time.Second)
+		if m.Sequence != want || !m.Redelivered {
+			t.Fatalf("after restart: seq=%d redelivered=%v want %d redelivered", m.Sequence, m.Redelivered, want)
+		}
+		_ = m.Ack()
+	}
+	publishN(t, sc, "foo", 1)
+	if m := recv(t, ch, 2*time.Second); m.Sequence != 4 || m.Redelivered {
+		t.Fatalf("new message: %d %v", m.Sequence, m.Redelivered)
+	}
+	noMsg(t, ch, 300*time.Millisecond)
+}
+
+// A subscription that acknowledged everything it got resumes after the
+// restart at lastSent+1 (lastSent = max(stored, highest sent recorded)),
+// for a plain, a durable and a queue subscription.
+func TestRestartLastSentFromSentRecords(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	fs := startFileServer(t, dir, cfg)
+	sc := connect(t, url, "c", stan.Pings(1, 30))
+	pch, ph := msgChan(100)
+	dch, dh := msgChan(100)
+	qch, qh := msgChan(100)
+	if _, err := sc.Subscribe("foo", ph); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Subscribe("foo", dh, stan.DurableName("d")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.QueueSubscribe("foo", "q", qh, stan.DurableName("dq")); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 5)
+	for _, c := range []chan *stan.Msg{pch, dch, qch} {
+		for i := 0; i < 5; i++ {
+			recv(t, c, 2*time.Second)
+		}
+	}
+	waitFor(t, 2*time.Second, "acks", func() bool {
+		cz, _ := fs.s.Channel("foo", true)
+		for _, sz := range cz.Subscriptions {
+			if sz.PendingCount != 0 {
+				return false
+			}
+		}
+		return len(cz.Subscriptions) == 3
+	})
+	fs.restart()
+	publishN(t, sc, "foo", 1)
+	for name, c := range map[string]chan *stan.Msg{"plain": pch, "durable": dch, "queue": qch} {
+		m := recv(t, c, 2*time.Second)
+		if m.Sequence != 6 || m.Redelivered {
+			t.Fatalf("%s after restart: seq=%d redelivered=%v, want 6", name, m.Sequence, m.Redelivered)
+		}
+	}
+	noMsg(t, pch, 200*time.Millisecond)
+	noMsg(t, dch, 10*time.Millisecond)
+	noMsg(t, qch, 10*time.Millisecond)
+}
+
+// A durable queue group whose members all closed is a shadow: after a
+// restart a new member adopts it, gets the unacknowledged messages
+// redelivered, then the new ones from the group's lastSent+1.
+func TestRestartDurableQueueShadow(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	fs := startFileServer(t, dir, cfg)
+	sc := connect(t, url, "c", stan.Pings(1, 30))
+	ch, h := msgChan(100)
+	if _, err := sc.QueueSubscribe("foo", "q", h, stan.DurableName("dur"), stan.SetManualAckMode(), stan.AckWait(30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 4)
+	for i := 0; i < 4; i++ {
+		m := recv(t, ch, 2*time.Second)
+		if m.Sequence <= 2 {
+			_ = m.Ack()
+		}
+	}
+	waitFor(t, 2*time.Second, "acks", func() bool {
+		cz, _ := fs.s.Channel("foo", true)
+		return len(cz.Subscriptions) == 1 && cz.Subscriptions[0].PendingCount == 2
+	})
+	_ = sc.Close()
+	publishN(t, connect(t, url, "p"), "foo", 1) // seq 5 while parked
+	fs.restart()
+	cz, ok := fs.s.Channel("foo", true)
+	if !ok || len(cz.Subscriptions) != 1 || !cz.Subscriptions[0].IsOffline {
+		t.Fatalf("recovered channel: %+v", cz)
+	}
+	sc2 := connect(t, url, "c2")
+	ch2, h2 := msgChan(100)
+	if _, err := sc2.QueueSubscribe("foo", "q", h2, stan.DurableName("dur"), stan.SetManualAckMode()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		seq   uint64
+		redel bool
+	}{{3, true}, {4, true}, {5, false}} {
+		m := recv(t, ch2, 2*time.Second)
+		if m.Sequence != want.seq || m.Redelivered != want.redel {
+			t.Fatalf("adopted shadow: seq=%d redelivered=%v want %d %v", m.Sequence, m.Redelivered, want.seq, want.redel)
+		}
+		_ = m.Ack()
+	}
+	noMsg(t, ch2, 300*time.Millisecond)
+}
+
+// A client that vanished without closing while no server ran is recreated
+// at recovery with its heartbeat timer: it is removed after the heartbeat
+// failures, and its offline durable stays.
+func TestRestartVanishedClientTimesOut(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	fs := startFileServer(t, dir, cfg)
+	nc := natsConn(t, url)
+	sc, err := stan.Connect(clusterID, "ghost", stan.NatsConn(nc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Subscribe("foo", func(*stan.Msg) {}, stan.DurableName("d")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Subscribe("foo", func(*stan.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	fs.stop()
+	nc.Close() // the client dies while no server runs
+	fs.restart()
+	if ids := fs.s.ClientIDs(); len(ids) != 1 || ids[0] != "ghost" {
+		t.Fatalf("recovered clients: %v", ids)
+	}
+	waitFor(t, 5*time.Second, "ghost client removed", func() bool { return len(fs.s.ClientIDs()) == 0 })
+	cz, _ := fs.s.Channel("foo", true)
+	if len(cz.Subscriptions) != 1 || !cz.Subscriptions[0].IsOffline || cz.Subscriptions[0].DurableName != "d" {
+		t.Fatalf("subscriptions: %+v", cz.Subscriptions)
+	}
+}
+
+// Durable queue members whose clients are gone are dropped at recovery;
+// when none of the group is left, the group's state is kept as a shadow
+// with every unacknowledged message of its former members, which a new
+// member gets redelivered.
+func TestRestartGhostDurableQueueMembers(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	fs := startFileServer(t, dir, cfg)
+	var chans []chan *stan.Msg
+	for _, id := range []string{"a", "b"} {
+		sc := connect(t, url, id, stan.Pings(1, 30))
+		ch, h := msgChan(100)
+		if _, err := sc.QueueSubscribe("foo", "q", h, stan.DurableName("dur"), stan.SetManualAckMode(), stan.AckWait(30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		chans = append(chans, ch)
+	}
+	publishN(t, connect(t, url, "p"), "foo", 4)
+	got := 0
+	for got < 4 {
+		select {
+		case <-chans[0]:
+			got++
+		case <-chans[1]:
+			got++
+		case <-time.After(2 * time.Second):
+			t.Fatalf("got %d of 4", got)
+		}
+	}
+	waitFor(t, 2*time.Second, "pending recorded", func() bool {
+		cz, _ := fs.s.Channel("foo", true)
+		n := 0
+		for _, sz := range cz.Subscriptions {
+			n += sz.PendingCount
+		}
+		return n == 4
+	})
+	fs.stop()
+	// Both clients vanish from the store while their subscriptions stay.
+	st := openFileStore(t, dir)
+	if _, err := st.Recover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b"} {
+		if err := st.DeleteClient(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fs.restart()
+	cz, _ := fs.s.Channel("foo", true)
+	if len(cz.Subscriptions) != 1 || !cz.Subscriptions[0].IsOffline {
+		t.Fatalf("recovered subscriptions: %+v", cz.Subscriptions)
+	}
+	sc := connect(t, url, "c")
+	ch, h := msgChan(100)
+	if _, err := sc.QueueSubscribe("foo", "q", h, stan.DurableName("dur"), stan.SetManualAckMode()); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uint64]bool{}
+	for len(seen) < 4 {
+		m := recv(t, ch, 2*time.Second)
+		if !m.Redelivered {
+			t.Fatalf("seq %d not redelivered", m.Sequence)
+		}
+		seen[m.Sequence] = true
+		_ = m.Ack()
+	}
+	noMsg(t, ch, 300*time.Millisecond)
+}
