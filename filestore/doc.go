@@ -65,8 +65,8 @@
 // crc u32: the message's sequence and timestamp, the offset of its record in
 // the dat file, its payload length, and the CRC-32 of the first 28 bytes.
 // Entry i describes record i of the dat file. Each message costs its
-// marshalled size plus 41 bytes (9 of framing, 32 of index): MsgStore.State
-// and MaxBytes count that.
+// marshalled size plus 41 bytes on disk (9 of framing, 32 of index);
+// MsgStore.State and MaxBytes count its size plus 40, as the reference does.
 //
 // Whole-file replacement (marker, info.dat, meta, compaction of subs.log and
 // clients.log) is: write F.tmp, fsync it, rename it over F, fsync the

@@ -94,17 +94,24 @@ func TestSliceRollBytesAndDerived(t *testing.T) {
 
 func TestMaxBytesCountsOverhead(t *testing.T) {
 	dir := t.TempDir()
-	_, ch := recoveredStore(t, dir, nil)
+	s, ch := recoveredStore(t, dir, nil)
 	var want uint64
 	for seq := uint64(1); seq <= 10; seq++ {
 		m := testMsg("foo", seq)
-		want += uint64(m.Size()) + msgRecordOverhead
+		want += uint64(m.Size()) + 40 // the reference's per-record overhead (SPEC §7.2)
 		must(t, ch.Msgs.Store(m))
 	}
 	_, got, err := ch.Msgs.State()
 	must(t, err)
 	if got != want {
 		t.Fatalf("State bytes %d; want %d", got, want)
+	}
+	// Recovery counts the same.
+	must(t, ch.Msgs.Flush())
+	must(t, s.Close())
+	_, ch = recoveredStore(t, dir, nil)
+	if _, got, err = ch.Msgs.State(); err != nil || got != want {
+		t.Fatalf("State bytes after recovery %d (%v); want %d", got, err, want)
 	}
 	dir = t.TempDir()
 	one := uint64(testMsg("foo", 1).Size()) + msgRecordOverhead

@@ -491,14 +491,14 @@ func (ms *msgStore) enforceLimits() {
 	if ms.msgs <= 1 || !ms.lim.Exceeded(ms.msgs, ms.bytes) {
 		return
 	}
-	if !ms.warned {
-		ms.warned = true
-		ms.s.log.Warn(store.LimitsReachedMessage(ms.ch.name, ms.msgs, ms.bytes, ms.lim))
-	}
 	for ms.msgs > 1 && ms.lim.Exceeded(ms.msgs, ms.bytes) {
 		if err := ms.dropOldest(); err != nil {
 			ms.s.log.Error("dropping old message failed", "channel", ms.ch.name, "error", err)
 			return
+		}
+		if !ms.warned {
+			ms.warned = true
+			ms.s.log.Warn(store.LimitsReachedMessage(ms.ch.name, ms.msgs, ms.bytes, ms.lim))
 		}
 	}
 }

@@ -8,10 +8,11 @@ import (
 	"path/filepath"
 )
 
-// msgRecordOverhead is what each message costs on disk beyond its marshalled
-// size: the dat frame header and the index entry. It is counted in
-// MsgStore.State bytes and against MaxBytes (SPEC §7.2).
-const msgRecordOverhead = frameHeaderSize + idxEntrySize
+// msgRecordOverhead is what each message counts beyond its marshalled size
+// in MsgStore.State bytes and against MaxBytes: the reference's 40 bytes
+// (SPEC §7.2), so that byte counts and limits read the same on both. The
+// real cost here, frameHeaderSize + idxEntrySize, is one byte more.
+const msgRecordOverhead = 40
 
 // slice is one message file pair, msgs.N.dat + msgs.N.idx. The last slice of
 // a channel is the one appended to; older ones are read-only.

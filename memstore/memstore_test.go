@@ -75,7 +75,7 @@ func TestLimitWarningOncePerChannel(t *testing.T) {
 	}
 	out := buf.String()
 	for _, name := range []string{"a", "b"} {
-		want := `Reached limits for store "` + name + `" (msgs=3/2 bytes=`
+		want := `Reached limits for store "` + name + `" (msgs=2/2 bytes=`
 		if n := strings.Count(out, want); n != 1 {
 			t.Errorf("warning for %q logged %d times, want once; log:\n%s", name, n, out)
 		}

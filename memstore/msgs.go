@@ -108,12 +108,12 @@ func (ms *msgStore) enforceLimits() {
 	if ms.n <= 1 || !ms.lim.Exceeded(ms.n, ms.bytes) {
 		return
 	}
-	if !ms.warned {
-		ms.warned = true
-		ms.log.Warn(store.LimitsReachedMessage(ms.name, ms.n, ms.bytes, ms.lim))
-	}
 	for ms.n > 1 && ms.lim.Exceeded(ms.n, ms.bytes) {
 		ms.removeOldest()
+		if !ms.warned {
+			ms.warned = true
+			ms.log.Warn(store.LimitsReachedMessage(ms.name, ms.n, ms.bytes, ms.lim))
+		}
 	}
 	if ms.n < len(ms.ring)/4 && len(ms.ring) > minRing {
 		ms.resize(len(ms.ring) / 2)

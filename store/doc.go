@@ -42,6 +42,9 @@
 //
 //	Reached limits for store "<ch>" (msgs=a/b bytes=c/d), dropping old messages to make room for new ones
 //
+// logged right after the first drop, with the counts after it and the bytes
+// as "7 B" or "976.56 MB".
+//
 // once per channel. MaxAge drops messages in the background, within about
 // a second of their expiry; every message may go. Limits apply when a
 // message is stored or expires: they are not retroactive, except that a

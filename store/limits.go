@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -37,11 +38,27 @@ func (l ChannelLimits) Exceeded(msgs int, bytes uint64) bool {
 		(l.MaxBytes > 0 && bytes > uint64(l.MaxBytes))
 }
 
-// LimitsReachedMessage is the warning a store logs once per channel when
-// it first drops messages to stay within l (the reference's text).
+// LimitsReachedMessage is the warning a store logs once per channel, right
+// after it first dropped a message to stay within l, with the counts after
+// that drop; the text and the byte format are the reference's.
 func LimitsReachedMessage(channel string, msgs int, bytes uint64, l ChannelLimits) string {
 	return fmt.Sprintf("Reached limits for store %q (msgs=%v/%v bytes=%v/%v), dropping old messages to make room for new ones",
-		channel, msgs, l.MaxMsgs, bytes, l.MaxBytes)
+		channel, msgs, l.MaxMsgs, FriendlyBytes(int64(min(bytes, math.MaxInt64))), FriendlyBytes(l.MaxBytes))
+}
+
+// FriendlyBytes formats a byte count as the reference's logs do: "512 B",
+// then two decimals and a binary unit ("1.50 KB", "976.56 MB").
+func FriendlyBytes(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	units := "KMGTPE"
+	v, i := float64(n)/1024, 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.2f %cB", v, units[i])
 }
 
 // Default global limits (SPEC §7.2).

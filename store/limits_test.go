@@ -1,6 +1,7 @@
 package store
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -161,8 +162,14 @@ func TestChannelLimitsExceeded(t *testing.T) {
 			t.Errorf("%+v.Exceeded(%d, %d) = %v, want %v", c.lim, c.msgs, c.bytes, got, c.want)
 		}
 	}
-	want := `Reached limits for store "foo" (msgs=3/2 bytes=7/0), dropping old messages to make room for new ones`
-	if got := LimitsReachedMessage("foo", 3, 7, ChannelLimits{MaxMsgs: 2}); got != want {
+	want := `Reached limits for store "foo" (msgs=2/2 bytes=7 B/976.56 MB), dropping old messages to make room for new ones`
+	if got := LimitsReachedMessage("foo", 2, 7, ChannelLimits{MaxMsgs: 2, MaxBytes: DefaultMaxBytes}); got != want {
 		t.Errorf("LimitsReachedMessage = %q, want %q", got, want)
+	}
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.00 KB", 1536: "1.50 KB",
+		5 << 20: "5.00 MB", 3 << 30: "3.00 GB", math.MaxInt64: "8.00 EB"} {
+		if got := FriendlyBytes(n); got != want {
+			t.Errorf("FriendlyBytes(%d) = %q, want %q", n, got, want)
+		}
 	}
 }
