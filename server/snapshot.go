@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"os"
 	"runtime"
 	"sort"
@@ -64,7 +63,7 @@ func (s *Server) Serverz() monitor.Serverz {
 		State:     s.State(),
 		Now:       now,
 		Start:     s.start,
-		Uptime:    uptime(now.Sub(s.start)),
+		Uptime:    monitor.FormatUptime(now.Sub(s.start)),
 		Clients:   nClients,
 		Channels:  len(chans),
 		InMsgs:    s.stats.inMsgs.Load(),
@@ -223,25 +222,6 @@ func subz(sb *sub) monitor.Subscriptionz {
 		LastSent:     lastSent,
 		PendingCount: len(sb.pending),
 		IsStalled:    sb.stalled,
-	}
-}
-
-// uptime formats d like the reference: 1d2h3m4s.
-func uptime(d time.Duration) string {
-	tsecs := int64(d / time.Second)
-	days := tsecs / 86400
-	hours := (tsecs % 86400) / 3600
-	mins := (tsecs % 3600) / 60
-	secs := tsecs % 60
-	switch {
-	case days > 0:
-		return fmt.Sprintf("%dd%dh%dm%ds", days, hours, mins, secs)
-	case hours > 0:
-		return fmt.Sprintf("%dh%dm%ds", hours, mins, secs)
-	case mins > 0:
-		return fmt.Sprintf("%dm%ds", mins, secs)
-	default:
-		return fmt.Sprintf("%ds", secs)
 	}
 }
 
