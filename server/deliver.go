@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -97,6 +98,13 @@ func (s *Server) sendMsg(sb *sub, m *pb.MsgProto, redelivered bool, deadline int
 	if _, err := out.MarshalToSizedBuffer(buf); err != nil {
 		return false
 	}
+	if s.trace {
+		action := "Delivering"
+		if redelivered {
+			action = "Redelivering"
+		}
+		s.log.Trace(fmt.Sprintf("[Client:%s] %s msg to subid=%d, subject=%s, seq=%d", sb.st.ClientID, action, sb.st.ID, c.name, m.Sequence))
+	}
 	if err := s.conns.send.Publish(sb.st.Inbox, buf); err != nil {
 		s.log.Debug("unable to deliver", "channel", c.name, "inbox", sb.st.Inbox, "error", err)
 		// Keep it pending: the ack timer redelivers it.
@@ -175,6 +183,13 @@ func (s *Server) sendAvailable(sb *sub) {
 func (s *Server) sendAvailableGroup(c *channel, g *group) {
 	if len(g.members) == 0 {
 		return
+	}
+	for _, mb := range g.members {
+		if mb.hold {
+			// New messages wait for the recovered ones of every member
+			// (SPEC §7.4); endRecovery resumes the group.
+			return
+		}
 	}
 	first, last := c.firstLast()
 	now := time.Now()
@@ -273,6 +288,9 @@ func (s *Server) processAck(sb *sub, seq uint64) {
 		if holder == nil {
 			return
 		}
+	}
+	if s.trace {
+		s.log.Trace(fmt.Sprintf("[Client:%s] Processing ack for subid=%d, subject=%s, seq=%d", holder.st.ClientID, holder.st.ID, holder.ch.name, seq))
 	}
 	s.ackSeq(holder, seq, true)
 	if holder.stalled && !holder.full() {

@@ -15,12 +15,12 @@ import (
 // pubReq is one accepted publish on its way through the io loop. Its
 // slices alias the NATS message payload.
 type pubReq struct {
-	guid, subject, reply, data []byte
-	ackInbox                   string
-	recv                       time.Time // zero when not sampled (see onPublish)
-	err                        string
-	noAck                      bool
-	ch                         *channel // stored in ch, not yet flushed
+	clientID, guid, subject, reply, data []byte
+	ackInbox                             string
+	recv                                 time.Time // zero when not sampled (see onPublish)
+	err                                  string
+	noAck                                bool
+	ch                                   *channel // stored in ch, not yet flushed
 }
 
 // ioLoop is the single storage loop (SPEC §3): it stores publishes in
@@ -329,6 +329,9 @@ func (l *ioLoop) sendAcks() {
 	for i := range l.batch {
 		r := &l.batch[i]
 		if r.ackInbox != "" && !r.noAck {
+			if s.trace {
+				s.log.Trace(fmt.Sprintf("[Client:%s] Acking Publisher subj=%s guid=%s", r.clientID, r.subject, r.guid))
+			}
 			l.buf = appendPubAck(l.buf[:0], r.guid, r.err)
 			_ = nc.Publish(r.ackInbox, l.buf)
 			if !r.recv.IsZero() {
@@ -378,7 +381,11 @@ func (s *Server) onPublish(m *nats.Msg) {
 		s.replyPubError(m.Reply, p.guid)
 		return
 	}
+	if s.trace {
+		s.log.Trace(fmt.Sprintf("[Client:%s] Received message from publisher subj=%s guid=%s", p.clientID, p.subject, p.guid))
+	}
 	r := pubReq{
+		clientID: p.clientID,
 		guid:     p.guid,
 		subject:  p.subject,
 		reply:    p.reply,

@@ -28,6 +28,7 @@ const (
 type Server struct {
 	cfg     Config
 	log     hclog.Logger
+	trace   bool // log.IsTrace(): the per-message protocol trace of -SV
 	metrics Metrics
 	start   time.Time
 	state   atomic.Value // string
@@ -85,6 +86,7 @@ func New(cfg Config, st store.Store) (*Server, error) {
 		start:   time.Now(),
 		st:      st,
 	}
+	s.trace = s.log.IsTrace()
 	// STANDALONE until the FT setup says otherwise (SPEC §8.2).
 	s.state.Store(StateStandalone)
 	s.resetState()
