@@ -2,6 +2,11 @@ package server_test
 
 import (
 	"context"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -282,4 +287,145 @@ func TestRestartGhostDurableQueueMembers(t *testing.T) {
 		_ = m.Ack()
 	}
 	noMsg(t, ch, 300*time.Millisecond)
+}
+
+// After an activation, a queue group's new messages wait until the
+// recovered pending messages of its members were redelivered ("new on
+// hold", SPEC §7.4), also when they go out spread over the activation
+// window and another member has nothing pending.
+func TestRecoveredQueueGroupHoldsNew(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	cfg.FT = true
+	cfg.ActivationSpread = time.Second
+	fs := startFileServer(t, dir, cfg)
+	sc := connect(t, url, "c", stan.Pings(1, 30))
+	// Both members of one connection feed one channel: arrival order is
+	// the server's send order.
+	all, h := msgChan(100)
+	if _, err := sc.QueueSubscribe("foo", "q", h, stan.SetManualAckMode(), stan.AckWait(time.Second), stan.MaxInflight(5)); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 5) // all to the only member, not acked
+	for i := 0; i < 5; i++ {
+		recv(t, all, 2*time.Second)
+	}
+	if _, err := sc.QueueSubscribe("foo", "q", h, stan.SetManualAckMode(), stan.AckWait(30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	fs.stop()
+	time.Sleep(1100 * time.Millisecond) // deadlines pass
+	for len(all) > 0 {
+		<-all
+	}
+	fs.restart()
+	publishN(t, sc, "foo", 1)
+	// The last recovered message and the new one are sent back to back to
+	// two subscriptions, which the client dispatches independently: only
+	// the order up to them is checked.
+	newAt := -1
+	for i := 0; i < 6; i++ {
+		m := recv(t, all, 3*time.Second)
+		_ = m.Ack()
+		switch {
+		case m.Sequence == 6 && !m.Redelivered:
+			newAt = i
+		case m.Sequence > 5 || !m.Redelivered:
+			t.Fatalf("message %d: seq=%d redelivered=%v", i, m.Sequence, m.Redelivered)
+		}
+	}
+	if newAt < 4 {
+		t.Fatalf("new message received at position %d, before the recovered ones", newAt)
+	}
+}
+
+// copyDir copies a datastore as it is on disk now, as a kill -9 would
+// leave it (what the server wrote; buffered records are not there).
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// What a response promised is on disk when the response is sent (SPEC
+// §7.3): a server killed right after the responses recovers the client,
+// the new subscription, the resumed durable, and not the closed or
+// unsubscribed ones.
+func TestKilledAfterResponsesRecovers(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	fsrv := startFileServer(t, dir, cfg)
+	sc := connect(t, url, "c", stan.Pings(1, 30))
+	noop := func(*stan.Msg) {}
+	publishN(t, sc, "foo", 1)
+	resumed, err := sc.Subscribe("foo", noop, stan.DurableName("resumed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, err := sc.Subscribe("foo", noop, stan.DurableName("closed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := sc.Subscribe("foo", noop, stan.DurableName("gone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := resumed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fsrv.restart() // graceful: "resumed" is offline on disk
+	if _, err := sc.Subscribe("foo", noop, stan.DurableName("resumed")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Subscribe("foo", noop, stan.DurableName("fresh")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.QueueSubscribe("foo", "q", noop, stan.DurableName("dq")); err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gone.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	sc2, err := stan.Connect(clusterID, "c2", stan.NatsURL(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc2.Close()
+	killed := copyDir(t, dir)
+	fsrv.stop()
+	fsrv.dir = killed
+	fsrv.restart()
+	ids := fsrv.s.ClientIDs()
+	slices.Sort(ids)
+	if !slices.Equal(ids, []string{"c", "c2"}) {
+		t.Fatalf("recovered clients: %v", ids)
+	}
+	cz, _ := fsrv.s.Channel("foo", true)
+	got := map[string]bool{}
+	for _, sz := range cz.Subscriptions {
+		got[sz.DurableName+"/"+sz.QueueName] = sz.IsOffline
+	}
+	want := map[string]bool{"resumed/": false, "fresh/": false, "closed/": true, "/dq:q": false}
+	if !maps.Equal(got, want) {
+		t.Fatalf("recovered subscriptions (name → offline): %v, want %v", got, want)
+	}
 }
