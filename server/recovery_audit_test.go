@@ -429,3 +429,36 @@ func TestKilledAfterResponsesRecovers(t *testing.T) {
 		t.Fatalf("recovered subscriptions (name → offline): %v, want %v", got, want)
 	}
 }
+
+// The recovered message log answers "first sequence with timestamp >= t"
+// (SPEC §7.1) for a start time after a restart, and the sequence goes on.
+func TestRestartStartAtTime(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	fsrv := startFileServer(t, dir, cfg)
+	sc := connect(t, url, "c", stan.Pings(1, 30))
+	publishN(t, sc, "foo", 3)
+	time.Sleep(400 * time.Millisecond)
+	mid := time.Now()
+	publishN(t, sc, "foo", 2)
+	fsrv.restart()
+	ch, h := msgChan(10)
+	if _, err := sc.Subscribe("foo", h, stan.StartAtTime(mid)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []uint64{4, 5} {
+		if m := recv(t, ch, 2*time.Second); m.Sequence != want {
+			t.Fatalf("start at time: got %d want %d", m.Sequence, want)
+		}
+	}
+	ch2, h2 := msgChan(10)
+	if _, err := sc.Subscribe("foo", h2, stan.StartAtTime(time.Now().Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 1)
+	if m := recv(t, ch2, 2*time.Second); m.Sequence != 6 {
+		t.Fatalf("start after every message: got %d want 6", m.Sequence)
+	}
+	if m := recv(t, ch, 2*time.Second); m.Sequence != 6 {
+		t.Fatalf("got %d want 6", m.Sequence)
+	}
+}
