@@ -462,3 +462,65 @@ func TestRestartStartAtTime(t *testing.T) {
 		t.Fatalf("got %d want 6", m.Sequence)
 	}
 }
+
+// A member that stood down and is promoted again recovers with the same
+// Server on a reopened store (FT re-activation, SPEC §7.4): clients,
+// durables and pending messages are back, and delivery goes on.
+func TestReactivateSameServer(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	cfg.FT = true
+	cfg.ActivationSpread = 0
+	st := openFileStore(t, dir)
+	s := activate(t, cfg, st)
+	defer s.Close()
+	sc := connect(t, url, "c", stan.Pings(1, 30))
+	ch, h := msgChan(100)
+	if _, err := sc.Subscribe("foo", h, stan.DurableName("d"), stan.SetManualAckMode(), stan.AckWait(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 2)
+	_ = recv(t, ch, 2*time.Second).Ack()
+	recv(t, ch, 2*time.Second)
+	waitFor(t, 2*time.Second, "ack", func() bool {
+		cz, _ := s.Channel("foo", true)
+		return len(cz.Subscriptions) == 1 && cz.Subscriptions[0].PendingCount == 1
+	})
+	for round := 0; round < 2; round++ {
+		if err := s.Deactivate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		for len(ch) > 0 {
+			<-ch
+		}
+		st = openFileStore(t, dir)
+		if err := s.SetStore(st); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Activate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		m := recv(t, ch, 2*time.Second)
+		if m.Sequence != 2 || !m.Redelivered {
+			t.Fatalf("round %d: seq=%d redelivered=%v, want 2 redelivered", round, m.Sequence, m.Redelivered)
+		}
+	}
+	if ids := s.ClientIDs(); len(ids) != 1 || ids[0] != "c" {
+		t.Fatalf("clients: %v", ids)
+	}
+	publishN(t, sc, "foo", 1)
+	for {
+		m := recv(t, ch, 2*time.Second)
+		_ = m.Ack()
+		if !m.Redelivered {
+			if m.Sequence != 3 {
+				t.Fatalf("new message seq=%d want 3", m.Sequence)
+			}
+			break
+		}
+	}
+	t.Cleanup(func() { _ = st.Close() })
+}
