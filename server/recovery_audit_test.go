@@ -524,3 +524,36 @@ func TestReactivateSameServer(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 }
+
+// A subscription recovered stalled (MaxInFlight pending) gets its expired
+// messages redelivered, and once they are acked the messages after its
+// lastSent, as new ones (SPEC §7.4).
+func TestRestartStalledSub(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	fsrv := startFileServer(t, dir, cfg)
+	sc := connect(t, url, "c", stan.Pings(1, 30))
+	ch, h := msgChan(100)
+	if _, err := sc.QueueSubscribe("foo", "q", h, stan.DurableName("d"), stan.SetManualAckMode(), stan.AckWait(time.Second), stan.MaxInflight(2)); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 4)
+	recv(t, ch, 2*time.Second)
+	recv(t, ch, 2*time.Second)
+	fsrv.stop()
+	time.Sleep(1100 * time.Millisecond)
+	for len(ch) > 0 {
+		<-ch
+	}
+	fsrv.restart()
+	for _, want := range []struct {
+		seq   uint64
+		redel bool
+	}{{1, true}, {2, true}, {3, false}, {4, false}} {
+		m := recv(t, ch, 2*time.Second)
+		if m.Sequence != want.seq || m.Redelivered != want.redel {
+			t.Fatalf("seq=%d redelivered=%v, want %d %v", m.Sequence, m.Redelivered, want.seq, want.redel)
+		}
+		_ = m.Ack()
+	}
+	noMsg(t, ch, 300*time.Millisecond)
+}
