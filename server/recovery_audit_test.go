@@ -557,3 +557,50 @@ func TestRestartStalledSub(t *testing.T) {
 	}
 	noMsg(t, ch, 300*time.Millisecond)
 }
+
+// Recovered expired messages of a queue group go back to the member that
+// had them, redelivered (SPEC §7.4).
+func TestRestartQueueRedeliversToSameMember(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	fsrv := startFileServer(t, dir, cfg)
+	var chans []chan *stan.Msg
+	for _, id := range []string{"a", "b"} {
+		sc := connect(t, url, id, stan.Pings(1, 30))
+		ch, h := msgChan(100)
+		if _, err := sc.QueueSubscribe("foo", "q", h, stan.SetManualAckMode(), stan.AckWait(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		chans = append(chans, ch)
+	}
+	publishN(t, connect(t, url, "p"), "foo", 6)
+	had := []map[uint64]bool{{}, {}}
+	for n := 0; n < 6; {
+		select {
+		case m := <-chans[0]:
+			had[0][m.Sequence] = true
+			n++
+		case m := <-chans[1]:
+			had[1][m.Sequence] = true
+			n++
+		case <-time.After(2 * time.Second):
+			t.Fatalf("got %d of 6", n)
+		}
+	}
+	fsrv.stop()
+	time.Sleep(1100 * time.Millisecond)
+	for _, ch := range chans {
+		for len(ch) > 0 {
+			<-ch
+		}
+	}
+	fsrv.restart()
+	for i, ch := range chans {
+		for range had[i] {
+			m := recv(t, ch, 2*time.Second)
+			if !had[i][m.Sequence] || !m.Redelivered {
+				t.Fatalf("member %d: seq=%d redelivered=%v; it had %v", i, m.Sequence, m.Redelivered, had[i])
+			}
+			_ = m.Ack()
+		}
+	}
+}
