@@ -604,3 +604,43 @@ func TestRestartQueueRedeliversToSameMember(t *testing.T) {
 		}
 	}
 }
+
+// Ack records may lag, but not past the next flush of the channel's
+// subscriptions (SPEC §7.3, D9): after a later publish, acknowledged
+// messages are not redelivered by a server killed then.
+func TestKilledAfterAcksAndPublish(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	fsrv := startFileServer(t, dir, cfg)
+	sc := connect(t, url, "c", stan.Pings(1, 30))
+	ch, h := msgChan(100)
+	if _, err := sc.Subscribe("foo", h, stan.DurableName("d"), stan.SetManualAckMode(), stan.AckWait(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 3)
+	for i := 0; i < 3; i++ {
+		_ = recv(t, ch, 2*time.Second).Ack()
+	}
+	waitFor(t, 2*time.Second, "acks", func() bool {
+		cz, _ := fsrv.s.Channel("foo", true)
+		return len(cz.Subscriptions) == 1 && cz.Subscriptions[0].PendingCount == 0
+	})
+	publishN(t, sc, "foo", 1)
+	_ = recv(t, ch, 2*time.Second).Ack()
+	killed := copyDir(t, dir)
+	fsrv.stop()
+	fsrv.dir = killed
+	time.Sleep(1100 * time.Millisecond)
+	for len(ch) > 0 {
+		<-ch
+	}
+	fsrv.restart()
+	// Only 4 may come back (its ack may not be on disk).
+	select {
+	case m := <-ch:
+		if m.Sequence != 4 {
+			t.Fatalf("acknowledged seq %d redelivered after the kill", m.Sequence)
+		}
+	case <-time.After(500 * time.Millisecond):
+	}
+	noMsg(t, ch, 300*time.Millisecond)
+}
