@@ -101,8 +101,9 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 	info, err := filestore.ReadServerInfo(o.Dir)
 	switch {
 	case err == nil && info != nil && info.ClusterID != o.ClusterID:
-		// The reference's text (SPEC §7.4), found before taking the lock.
-		return startFailed(fmt.Errorf("cluster ID %q does not match recovered value of %q (datastore %s)", o.ClusterID, info.ClusterID, o.Dir))
+		// The reference's text exactly (SPEC §7.4), found before taking
+		// the lock.
+		return startFailed(fmt.Errorf("cluster ID %q does not match recovered value of %q", o.ClusterID, info.ClusterID))
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return startFailed(fmt.Errorf("reading the datastore %s: %w", o.Dir, err))
 	}

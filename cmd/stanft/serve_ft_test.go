@@ -142,7 +142,7 @@ func TestRunFTClusterIDMismatch(t *testing.T) {
 	var out testenv.SyncBuffer
 	code := runServer(context.Background(), serverEnv{Args: []string{"-ns", url, "-cid", "two", "-st", "FILE", "--dir", dir, "--ft_group", "g"},
 		Stdout: io.Discard, Stderr: &out})
-	if code != exitFailure || !strings.Contains(out.String(), `cluster ID "two" does not match recovered value of "one"`) {
+	if code != exitFailure || !strings.Contains(out.String(), `Failed to start: cluster ID "two" does not match recovered value of "one"`+"\n") {
 		t.Fatalf("exit %d, log:\n%s", code, out.String())
 	}
 }
