@@ -438,7 +438,10 @@ func TestRestartStartAtTime(t *testing.T) {
 	sc := connect(t, url, "c", stan.Pings(1, 30))
 	publishN(t, sc, "foo", 3)
 	time.Sleep(400 * time.Millisecond)
-	mid := time.Now()
+	// Margins on both sides: the start time reaches the server as a delta
+	// from the client's clock at subscription time.
+	mid := time.Now().Add(-200 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
 	publishN(t, sc, "foo", 2)
 	fsrv.restart()
 	ch, h := msgChan(10)
