@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -10,7 +11,8 @@ import (
 	"github.com/nats-io/stan.go/pb"
 )
 
-// nullServer answers the STAN protocol with no work behind it: it accepts
+// nullServer answers the STAN protocol with no work behind it and as little
+// CPU as a Go responder on nats.go can spend (see onPublish): it accepts
 // every connection, acknowledges every publish at once without storing it,
 // forwards every publish to the channel's subscribers (sequence numbers, no
 // flow control, no redelivery) and drops their acks. No real server can be
@@ -24,6 +26,8 @@ type nullServer struct {
 
 	mu   sync.Mutex
 	subs map[string][]string // channel -> subscriber inboxes
+
+	ackBuf, msgBuf []byte // onPublish's, reused
 }
 
 const nullPrefix = "_NULL."
@@ -77,24 +81,71 @@ func (ns *nullServer) onConnect(m *nats.Msg) {
 	})
 }
 
+// onPublish does as little as a STAN server can: it reads the guid,
+// subject and data fields without decoding the rest and answers from
+// reused buffers, like core NATS's responder replying to each message.
+// It runs on the one goroutine of its subscription.
 func (ns *nullServer) onPublish(m *nats.Msg) {
-	var p pb.PubMsg
-	if err := p.Unmarshal(m.Data); err != nil {
+	guid, subject, data, ok := pubFields(m.Data)
+	if !ok {
 		return
 	}
 	ns.mu.Lock()
-	inboxes := ns.subs[p.Subject]
+	inboxes := ns.subs[string(subject)]
 	ns.mu.Unlock()
 	if len(inboxes) > 0 {
-		msg := pb.MsgProto{Sequence: ns.seq.Add(1), Subject: p.Subject, Data: p.Data, Timestamp: time.Now().UnixNano()}
-		b, err := msg.Marshal()
-		if err == nil {
+		msg := pb.MsgProto{Sequence: ns.seq.Add(1), Subject: string(subject), Data: data, Timestamp: time.Now().UnixNano()}
+		n := msg.Size()
+		if cap(ns.msgBuf) < n {
+			ns.msgBuf = make([]byte, n)
+		}
+		b := ns.msgBuf[:n]
+		if _, err := msg.MarshalToSizedBuffer(b); err == nil {
 			for _, in := range inboxes {
 				_ = ns.nc.Publish(in, b)
 			}
 		}
 	}
-	ns.reply(m, &pb.PubAck{Guid: p.Guid})
+	// A PubAck with only its guid (field 1, bytes).
+	ns.ackBuf = append(binary.AppendUvarint(append(ns.ackBuf[:0], 0x0a), uint64(len(guid))), guid...)
+	_ = ns.nc.Publish(m.Reply, ns.ackBuf)
+}
+
+// pubFields returns the guid (2), subject (3) and data (5) fields of a
+// marshalled PubMsg, skipping the others.
+func pubFields(b []byte) (guid, subject, data []byte, ok bool) {
+	for len(b) > 0 {
+		tag, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, nil, nil, false
+		}
+		b = b[n:]
+		switch tag & 7 {
+		case 0: // varint
+			if _, n = binary.Uvarint(b); n <= 0 {
+				return nil, nil, nil, false
+			}
+			b = b[n:]
+		case 2: // bytes
+			l, n := binary.Uvarint(b)
+			if n <= 0 || uint64(len(b)-n) < l {
+				return nil, nil, nil, false
+			}
+			v := b[n : n+int(l)]
+			b = b[n+int(l):]
+			switch tag >> 3 {
+			case 2:
+				guid = v
+			case 3:
+				subject = v
+			case 5:
+				data = v
+			}
+		default:
+			return nil, nil, nil, false
+		}
+	}
+	return guid, subject, data, true
 }
 
 func (ns *nullServer) onSubscribe(m *nats.Msg) {
