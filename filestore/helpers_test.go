@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/stan.go/pb"
 
+	"github.com/stanft/stanft/internal/testenv"
 	"github.com/stanft/stanft/store"
 )
 
@@ -94,25 +95,7 @@ func checkMsgs(t testing.TB, ms store.MsgStore, first, last uint64) {
 }
 
 // copyDir copies a datastore directory tree.
-func copyDir(t testing.TB, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o750)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o640)
-	})
-	must(t, err)
-}
+func copyDir(t testing.TB, src, dst string) { testenv.CopyDir(t, src, dst) }
 
 // treeHash hashes every file name and content under dir.
 func treeHash(t testing.TB, dir string) string {

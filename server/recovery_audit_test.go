@@ -2,10 +2,7 @@ package server_test
 
 import (
 	"context"
-	"io/fs"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -13,6 +10,7 @@ import (
 	"github.com/nats-io/stan.go"
 
 	"github.com/stanft/stanft/filestore"
+	"github.com/stanft/stanft/internal/testenv"
 	"github.com/stanft/stanft/server"
 )
 
@@ -341,26 +339,8 @@ func TestRecoveredQueueGroupHoldsNew(t *testing.T) {
 // copyDir copies a datastore as it is on disk now, as a kill -9 would
 // leave it (what the server wrote; buffered records are not there).
 func copyDir(t *testing.T, src string) string {
-	t.Helper()
 	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.CopyDir(t, src, dst)
 	return dst
 }
 
