@@ -36,16 +36,7 @@ func TestDurableResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []struct {
-		seq   uint64
-		redel bool
-	}{{2, true}, {3, true}, {4, false}, {5, false}}
-	for _, w := range want {
-		m := recv(t, ch2, 2*time.Second)
-		if m.Sequence != w.seq || m.Redelivered != w.redel {
-			t.Fatalf("got seq=%d redelivered=%v, want %+v", m.Sequence, m.Redelivered, w)
-		}
-	}
+	expectDeliveries(t, ch2, false, delivery{2, true}, delivery{3, true}, delivery{4, false}, delivery{5, false})
 	noMsg(t, ch2, 100*time.Millisecond)
 	// Unsubscribe deletes the durable: a new one starts fresh.
 	if err := sub2.Unsubscribe(); err != nil {
@@ -259,15 +250,7 @@ func TestDurableQueueGroupShadow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []struct {
-		seq   uint64
-		redel bool
-	}{{2, true}, {3, true}, {4, false}} {
-		m := recv(t, ch2, 2*time.Second)
-		if m.Sequence != w.seq || m.Redelivered != w.redel {
-			t.Fatalf("got %d/%v want %+v", m.Sequence, m.Redelivered, w)
-		}
-	}
+	expectDeliveries(t, ch2, false, delivery{2, true}, delivery{3, true}, delivery{4, false})
 	// Last member unsubscribes: group deleted.
 	if err := sub2.Unsubscribe(); err != nil {
 		t.Fatal(err)

@@ -61,6 +61,28 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// delivery is an expected message: its sequence and Redelivered flag.
+type delivery struct {
+	seq   uint64
+	redel bool
+}
+
+// expectDeliveries receives one message per ds from ch, each within 2 s,
+// and fails unless they come in that order with those flags; it acks each
+// when ack is set.
+func expectDeliveries(t *testing.T, ch <-chan *stan.Msg, ack bool, ds ...delivery) {
+	t.Helper()
+	for i, d := range ds {
+		m := recv(t, ch, 2*time.Second)
+		if m.Sequence != d.seq || m.Redelivered != d.redel {
+			t.Fatalf("message %d: seq=%d redelivered=%v, want seq=%d redelivered=%v", i+1, m.Sequence, m.Redelivered, d.seq, d.redel)
+		}
+		if ack {
+			_ = m.Ack()
+		}
+	}
+}
+
 // recv waits for one message on ch.
 func recv(t *testing.T, ch <-chan *stan.Msg, timeout time.Duration) *stan.Msg {
 	t.Helper()

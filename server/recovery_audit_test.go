@@ -172,16 +172,8 @@ func TestRestartDurableQueueShadow(t *testing.T) {
 	if _, err := sc2.QueueSubscribe("foo", "q", h2, stan.DurableName("dur"), stan.SetManualAckMode()); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []struct {
-		seq   uint64
-		redel bool
-	}{{3, true}, {4, true}, {5, false}} {
-		m := recv(t, ch2, 2*time.Second)
-		if m.Sequence != want.seq || m.Redelivered != want.redel {
-			t.Fatalf("adopted shadow: seq=%d redelivered=%v want %d %v", m.Sequence, m.Redelivered, want.seq, want.redel)
-		}
-		_ = m.Ack()
-	}
+	// The adopted shadow's messages, then the new one.
+	expectDeliveries(t, ch2, true, delivery{3, true}, delivery{4, true}, delivery{5, false})
 	noMsg(t, ch2, 300*time.Millisecond)
 }
 
@@ -528,16 +520,7 @@ func TestRestartStalledSub(t *testing.T) {
 		<-ch
 	}
 	fsrv.restart()
-	for _, want := range []struct {
-		seq   uint64
-		redel bool
-	}{{1, true}, {2, true}, {3, false}, {4, false}} {
-		m := recv(t, ch, 2*time.Second)
-		if m.Sequence != want.seq || m.Redelivered != want.redel {
-			t.Fatalf("seq=%d redelivered=%v, want %d %v", m.Sequence, m.Redelivered, want.seq, want.redel)
-		}
-		_ = m.Ack()
-	}
+	expectDeliveries(t, ch, true, delivery{1, true}, delivery{2, true}, delivery{3, false}, delivery{4, false})
 	noMsg(t, ch, 300*time.Millisecond)
 }
 
