@@ -125,7 +125,10 @@ func TestRealTakeover(t *testing.T) {
 	b := startMember(t, "b", ns.ClientURL(), dir)
 	first, _ := waitActive(t, 5*time.Second, a, b)
 	second := other(a, b, first)
-	time.Sleep(300 * time.Millisecond) // heartbeats flowing
+	// Heartbeats flowing: the standby names the active within two
+	// heartbeat intervals (1 s by default; the first one may have gone
+	// out before the standby subscribed).
+	eventually(3*time.Second, func() bool { return second.e.Status().ActiveID == first.id })
 	if s := second.e.Status(); s.ActiveID != first.id || s.State == ft.Active {
 		t.Fatalf("standby status = %+v", s)
 	}
