@@ -639,9 +639,18 @@ func (e *Elector) transition(to State, kv ...any) {
 	if !ok {
 		e.log.Error("BUG: illegal state transition", "from", from, "to", to)
 	}
-	e.metrics.FTState(to.String())
+	// A standby's lock poll (every 50 ms) is not a state change an operator
+	// should see flicker on /metrics: the metric stays "standby" through
+	// a failed attempt and shows "acquiring" only on the way to winning.
+	routine := (from == Standby && to == Acquiring) || (from == Acquiring && to == Standby)
+	if !routine {
+		if from == Acquiring {
+			e.metrics.FTState(Acquiring.String())
+		}
+		e.metrics.FTState(to.String())
+	}
 	args := append([]any{"from", from, "to", to}, kv...)
-	if (from == Standby && to == Acquiring) || (from == Acquiring && to == Standby) {
+	if routine {
 		e.log.Trace("state", args...)
 	} else {
 		e.log.Info("state", args...)

@@ -3,6 +3,7 @@ package ft_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -112,6 +113,10 @@ func TestStartupElection(t *testing.T) {
 			}
 			if time.Since(s.LastProgress) > 2*ft.DefaultLockPollInterval {
 				t.Errorf("%s LastProgress stale: %v", m.ID, s.LastProgress)
+			}
+			// Its lock polls (a dozen by now) do not flicker the metric.
+			if got := m.Metrics.States(); !slices.Equal(got, []string{"standby"}) {
+				t.Errorf("%s reported states %v, want only standby", m.ID, got)
 			}
 		}
 		if len(g.Standbys()) != 2 {
