@@ -96,7 +96,7 @@ func New(cfg Config, lock Lock, beacon Beacon, cb Callbacks) (*Elector, error) {
 	if m == nil {
 		m = NopMetrics{}
 	}
-	return &Elector{
+	e := &Elector{
 		cfg:      cfg,
 		log:      log.Named("ft"),
 		metrics:  m,
@@ -106,7 +106,11 @@ func New(cfg Config, lock Lock, beacon Beacon, cb Callbacks) (*Elector, error) {
 		stepDown: make(chan struct{}, 1),
 		fenced:   make(chan error, 1),
 		st:       Status{State: Standby},
-	}, nil
+	}
+	// The metric shows the state Status shows from the start: a scrape
+	// between New and Run (readiness only needs Status) finds "standby".
+	m.FTState(Standby.String())
+	return e, nil
 }
 
 // ID returns the member ID.
@@ -171,7 +175,6 @@ func (e *Elector) Run(ctx context.Context) error {
 	e.msgs = e.beacon.Messages()
 	e.lastAlive = time.Now()
 	e.log.Info("Starting in standby mode", "id", e.cfg.ID, "lock", e.lock.Describe())
-	e.metrics.FTState(Standby.String())
 	for {
 		epoch, err := e.runStandby(ctx)
 		if err != nil {

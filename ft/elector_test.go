@@ -832,3 +832,27 @@ func TestHeartbeatPublishErrorLine(t *testing.T) {
 		checkGroup(t, g)
 	})
 }
+
+// TestMetricsStandbyFromNew: the state metric reads "standby" from New on,
+// as Status does, so a scrape before Run has started finds it (readiness
+// only waits for Status).
+func TestMetricsStandbyFromNew(t *testing.T) {
+	rec := fttest.NewRecordingMetrics()
+	cfg := ft.DefaultConfig()
+	cfg.ID = "m"
+	cfg.Metrics = rec
+	noop := func(context.Context, ft.Epoch) error { return nil }
+	e, err := ft.New(cfg, fttest.NewMemLock().Handle("m"), fttest.NewBus().Beacon("m"), ft.Callbacks{
+		OnPromote: noop,
+		OnDemote:  func(error) {},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Status().State; st != ft.Standby {
+		t.Fatalf("status %v before Run, want standby", st)
+	}
+	if got := rec.States(); !slices.Equal(got, []string{"standby"}) {
+		t.Fatalf("reported states before Run %v, want [standby]", got)
+	}
+}
