@@ -200,7 +200,12 @@ func TestRestartVanishedClientTimesOut(t *testing.T) {
 	if ids := fs.s.ClientIDs(); len(ids) != 1 || ids[0] != "ghost" {
 		t.Fatalf("recovered clients: %v", ids)
 	}
-	waitFor(t, 5*time.Second, "ghost client removed", func() bool { return len(fs.s.ClientIDs()) == 0 })
+	// The client leaves the registry before its subscriptions are closed:
+	// wait for both.
+	waitFor(t, 5*time.Second, "ghost client and its plain subscription removed", func() bool {
+		cz, _ := fs.s.Channel("foo", true)
+		return len(fs.s.ClientIDs()) == 0 && len(cz.Subscriptions) == 1
+	})
 	cz, _ := fs.s.Channel("foo", true)
 	if len(cz.Subscriptions) != 1 || !cz.Subscriptions[0].IsOffline || cz.Subscriptions[0].DurableName != "d" {
 		t.Fatalf("subscriptions: %+v", cz.Subscriptions)
