@@ -33,12 +33,13 @@ func TestKillActive(t *testing.T) {
 	if err := parked.WaitSeq(200, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	if err := parked.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// After Close: deliveries still arriving until then were acked too.
 	var parkedUpTo uint64
 	for _, d := range parked.Deliveries() {
 		parkedUpTo = max(parkedUpTo, d.Seq)
-	}
-	if err := parked.Close(); err != nil {
-		t.Fatal(err)
 	}
 
 	old := s.g.Members[0]

@@ -119,20 +119,24 @@ func (s *Subscriber) onMsg(m *stan.Msg) {
 	id, err := PayloadID(m.Data)
 	d := Delivery{Seq: m.Sequence, ID: id, Redelivered: m.Redelivered, At: time.Now()}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return // closing: neither recorded nor acknowledged
+	}
 	if err == nil {
 		s.deliveries = append(s.deliveries, d)
 		s.seen[id] = true
 	}
 	if s.holding {
 		s.held = append(s.held, m)
-		s.mu.Unlock()
 		return
 	}
-	s.mu.Unlock()
 	if s.cfg.AckDelay > 0 {
 		time.AfterFunc(s.cfg.AckDelay, func() { _ = m.Ack() })
 		return
 	}
+	// Acked under mu: once Close holds it, every recorded delivery has
+	// been acknowledged before the close request goes out.
 	_ = m.Ack()
 }
 
