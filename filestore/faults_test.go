@@ -311,6 +311,36 @@ func TestFence(t *testing.T) {
 	checkRecovered()
 }
 
+// TestFenceAfterWrite: a store that loses its lock between the fence
+// check before a flush's write and the end of that flush (the process was
+// frozen in between) fails the flush, so its batch is never acknowledged.
+func TestFenceAfterWrite(t *testing.T) {
+	dir := t.TempDir()
+	lost := errors.New("lock lost")
+	calls, failFrom := 0, -1
+	_, ifs, ch := faultStore(t, dir, func(c *Config) {
+		c.Fence = func() error {
+			calls++
+			if failFrom >= 0 && calls >= failFrom {
+				return lost
+			}
+			return nil
+		}
+	})
+	storeRange(t, ch.Msgs, 1, 5)
+	must(t, ch.Msgs.Flush())
+	storeRange(t, ch.Msgs, 6, 8)
+	failFrom = calls + 2 // the check before the write passes, the one after fails
+	w := ifs.count(opWrite)
+	err := ch.Msgs.Flush()
+	if ifs.count(opWrite) == w {
+		t.Fatal("the flush did not write: the fence before the write failed, not the one after")
+	}
+	if !errors.Is(err, lost) || !errors.Is(err, ErrFenced) {
+		t.Fatalf("Flush that lost the lock during its write = %v; want ErrFenced wrapping %v", err, lost)
+	}
+}
+
 // TestRandomFaults runs a workload on a disk that fails at random; every
 // message whose Flush succeeded must be recovered, in order, intact.
 func TestRandomFaults(t *testing.T) {

@@ -364,6 +364,13 @@ func (ms *msgStore) Flush() error {
 	if ms.s.cfg.DoSync {
 		err = ms.s.syncFiles(files, dirs)
 	}
+	if err == nil {
+		// Fenced again after the write: a process frozen between the
+		// first check and the write (SIGSTOP, a VM pause) may have lost
+		// the lock meanwhile, and a newer active may own these
+		// sequences. Then the batch must not be acknowledged.
+		err = ms.s.fence()
+	}
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	if err != nil {
