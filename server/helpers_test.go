@@ -83,6 +83,21 @@ func expectDeliveries(t *testing.T, ch <-chan *stan.Msg, ack bool, ds ...deliver
 	}
 }
 
+// waitNoPending waits until channel has subs subscriptions (any number
+// when subs < 0), none with a pending message.
+func waitNoPending(t *testing.T, s *server.Server, channel string, subs int) {
+	t.Helper()
+	waitFor(t, 2*time.Second, "no pending messages on "+channel, func() bool {
+		cz, _ := s.Channel(channel, true)
+		for _, sz := range cz.Subscriptions {
+			if sz.PendingCount != 0 {
+				return false
+			}
+		}
+		return subs < 0 || len(cz.Subscriptions) == subs
+	})
+}
+
 // recv waits for one message on ch.
 func recv(t *testing.T, ch <-chan *stan.Msg, timeout time.Duration) *stan.Msg {
 	t.Helper()

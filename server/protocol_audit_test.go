@@ -73,15 +73,7 @@ func TestQueueImplicitAckUnstalls(t *testing.T) {
 	if m.Sequence != 1 || !m.Redelivered || m.RedeliveryCount != 1 {
 		t.Fatalf("B redelivery: seq=%d redelivered=%v count=%d", m.Sequence, m.Redelivered, m.RedeliveryCount)
 	}
-	waitFor(t, 2*time.Second, "B ack of 1", func() bool {
-		cz, _ := s.Channel("foo", true)
-		for _, sz := range cz.Subscriptions {
-			if sz.PendingCount != 0 {
-				return false
-			}
-		}
-		return true
-	})
+	waitNoPending(t, s, "foo", -1) // B's ack of 1
 	// Both members have nothing pending; A, first in the list, is chosen.
 	publishN(t, sc, "foo", 1)
 	select {
@@ -226,15 +218,7 @@ func TestQueueMemberLastSentAndLeaveKeepsGroupPosition(t *testing.T) {
 	}
 	acked := func() {
 		t.Helper()
-		waitFor(t, 2*time.Second, "acks", func() bool {
-			cz, _ := s.Channel("foo", true)
-			for _, sz := range cz.Subscriptions {
-				if sz.PendingCount != 0 {
-					return false
-				}
-			}
-			return true
-		})
+		waitNoPending(t, s, "foo", -1)
 	}
 	publishN(t, sc, "foo", 3)
 	for i := 0; i < 3; i++ {

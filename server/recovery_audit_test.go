@@ -116,15 +116,7 @@ func TestRestartLastSentFromSentRecords(t *testing.T) {
 			recv(t, c, 2*time.Second)
 		}
 	}
-	waitFor(t, 2*time.Second, "acks", func() bool {
-		cz, _ := fs.s.Channel("foo", true)
-		for _, sz := range cz.Subscriptions {
-			if sz.PendingCount != 0 {
-				return false
-			}
-		}
-		return len(cz.Subscriptions) == 3
-	})
+	waitNoPending(t, fs.s, "foo", 3)
 	fs.restart()
 	publishN(t, sc, "foo", 1)
 	for name, c := range map[string]chan *stan.Msg{"plain": pch, "durable": dch, "queue": qch} {
