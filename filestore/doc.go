@@ -42,9 +42,12 @@
 // silently into acknowledged data, recovery in FT mode (Config.Fence set)
 // never appends to a file the previous active had open: the first Store
 // starts a new slice, and subs.log and clients.log are rewritten (tmp,
-// rename), so late writes land in a slice nobody appends to (found as damage
-// by the next recovery or Verify, since records are checksummed and
-// sequences must increase) or in an unlinked file. The rewrite costs two
+// rename), so late writes land in a slice nobody appends to or in an
+// unlinked file. Recovery cuts the records at the end of an older slice
+// whose sequences a newer slice holds (the newer slice has the acknowledged
+// ones), saving them to .broken with a warning; Verify reports them as
+// repairable. A torn record at the end of an older slice stays damage that
+// stops startup: a late write is one complete write(2). The rewrite costs two
 // fsyncs per channel with subscriptions at activation.
 //
 // # Records

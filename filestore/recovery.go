@@ -260,6 +260,20 @@ func (r *recoverer) tornTail(f file, path string, res scanResult, size int64) er
 	return r.s.cutTail(f, path, res.valid, size, "partial last record (never acknowledged)")
 }
 
+// cutSuperseded handles the records of an older slice, from offset from
+// on, whose sequences (from seq on) a newer slice holds.
+func (r *recoverer) cutSuperseded(f file, path string, from, size int64, seq uint64) error {
+	if !r.fix {
+		r.problem(Problem{File: path, Offset: from,
+			What: fmt.Sprintf("%d bytes of messages from sequence %d on, which a newer slice holds "+
+				"(a late write by an active that had lost its lock)", size-from, seq),
+			Action: "none needed: the next start cuts them (saving the bytes to a .broken file); they were never acknowledged"})
+		return nil
+	}
+	return r.s.cutTail(f, path, from, size,
+		fmt.Sprintf("messages from sequence %d on are held by a newer slice (a late write by an active that had lost its lock; never acknowledged)", seq))
+}
+
 func (r *recoverer) clients() error {
 	cl := r.s.clients
 	return r.scanLog(cl.log.path, func(t byte) bool { return t == recClientAdd || t == recClientDel },
@@ -454,10 +468,22 @@ func (r *recoverer) detach() bool { return r.fix && r.s.cfg.Fence != nil }
 
 // messages recovers the slices of a channel.
 func (r *recoverer) messages(ms *msgStore, nums []int) error {
+	// after[i] is the first sequence of the nearest newer slice holding
+	// messages (0: none). Records of slice i from that sequence on were
+	// written late by a fenced-off active into a slice its successor had
+	// stopped appending to (see doc.go "Fencing"): the newer slice holds the
+	// acknowledged messages with those sequences, so they are cut.
+	after := make([]uint64, len(nums))
+	for i := len(nums) - 1; i > 0; i-- {
+		after[i-1] = after[i]
+		if seq := r.firstSeq(ms.ch.dir, nums[i]); seq > 0 {
+			after[i-1] = seq
+		}
+	}
 	var kept []*slice
 	for i, n := range nums {
 		last := i == len(nums)-1
-		sl, err := r.slice(ms, n, last)
+		sl, err := r.slice(ms, n, last, after[i])
 		if err != nil {
 			for _, k := range kept {
 				_ = k.closeFiles()
@@ -504,9 +530,44 @@ func (r *recoverer) messages(ms *msgStore, nums []int) error {
 	return nil
 }
 
+// firstSeq returns the sequence of the first message of slice num, or 0
+// when it holds none or its first record cannot be read (the slice's own
+// scan reports why).
+func (r *recoverer) firstSeq(dir string, num int) uint64 {
+	sl := newSlice(dir, num)
+	f, err := r.s.fs.OpenFile(sl.datPath, os.O_RDONLY, 0)
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = f.Close() }()
+	var hb [frameHeaderSize]byte
+	if _, err := readAt(f, hb[:], 0); err != nil {
+		return 0
+	}
+	h := decodeHeader(hb[:])
+	if h.typ != recMsg || h.size > maxRecordSize {
+		return 0
+	}
+	payload := make([]byte, h.size)
+	if _, err := readAt(f, payload, frameHeaderSize); err != nil || frameCRC(r.s.tab, h.typ, payload) != h.crc {
+		return 0
+	}
+	var m pb.MsgProto
+	if m.Unmarshal(payload) != nil {
+		return 0
+	}
+	return m.Sequence
+}
+
+// errSuperseded ends the scan of a slice at a record whose sequence a newer
+// slice holds.
+var errSuperseded = errors.New("sequence superseded by a newer slice")
+
 // slice scans one slice: every dat record is checked; index entries that do
-// not match the dat file (or are missing) are rebuilt from it.
-func (r *recoverer) slice(ms *msgStore, num int, last bool) (*slice, error) {
+// not match the dat file (or are missing) are rebuilt from it. Records with
+// sequences from after on (0: none) are superseded by a newer slice: they
+// are cut (saved to .broken) when fixing, reported otherwise.
+func (r *recoverer) slice(ms *msgStore, num int, last bool, after uint64) (*slice, error) {
 	s := r.s
 	sl := newSlice(ms.ch.dir, num)
 	dat, datSize, err := r.openScan(sl.datPath)
@@ -602,6 +663,11 @@ func (r *recoverer) slice(ms *msgStore, num int, last bool) (*slice, error) {
 					return &CorruptionError{File: sl.datPath, Offset: off, Err: fmt.Errorf("%w: %w", errBadPayload, err)}
 				}
 				e = idxEntry{seq: m.Sequence, ts: m.Timestamp, offset: off, size: uint32(len(payload))}
+			}
+			if after > 0 && e.seq >= after {
+				return errSuperseded
+			}
+			if !matched {
 				rebuilt = appendIdx(rebuilt, s.tab, e)
 				if len(rebuilt) >= scanChunk {
 					if err := flushRebuilt(); err != nil {
@@ -623,8 +689,15 @@ func (r *recoverer) slice(ms *msgStore, num int, last bool) (*slice, error) {
 			r.msgs.Add(1)
 			return nil
 		})
-	if err != nil {
+	superseded := errors.Is(err, errSuperseded)
+	if err != nil && !superseded {
 		return fail(err)
+	}
+	if superseded {
+		if err := r.cutSuperseded(dat, sl.datPath, res.valid, datSize, after); err != nil {
+			return fail(err)
+		}
+		res.torn = false
 	}
 	if res.torn && !last {
 		return fail(&CorruptionError{File: sl.datPath, Offset: res.valid,

@@ -447,3 +447,68 @@ func TestFTDetachLogs(t *testing.T) {
 		t.Fatalf("recovered clients %+v subs %+v", rs.Clients, rs.Channels["foo"].Subs)
 	}
 }
+
+// TestLateWriteIntoOlderSlice: an active that lost its lock without knowing
+// it (frozen between its fence check and its write) writes its batch into
+// the slice it had open, after the new active recovered and began a newer
+// slice with the same sequences. The newer slice holds the acknowledged
+// messages: recovery cuts the late ones (saving them to .broken) instead of
+// refusing to start on sequences that do not increase.
+func TestLateWriteIntoOlderSlice(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t)
+	cfg.Fence = func() error { return nil } // FT mode; neither store learns it lost the lock
+	old := openTest(t, dir, cfg)
+	t.Cleanup(func() { _ = old.Close() })
+	_, err := old.Recover(context.Background())
+	must(t, err)
+	must(t, old.Init(testInfo("cid")))
+	oldCh, err := old.CreateChannel("foo")
+	must(t, err)
+	storeRange(t, oldCh.Msgs, 1, 5)
+	must(t, oldCh.Msgs.Flush())
+
+	// The new active recovers and acknowledges 6..8.
+	next, rs, err := recoverDir(t, dir, cfg)
+	must(t, err)
+	ms := rs.Channels["foo"].Channel.Msgs
+	storeRange(t, ms, 6, 8)
+	must(t, ms.Flush())
+	must(t, next.Close())
+
+	// The old active wakes up and writes its own 6 and 7.
+	slice1 := filepath.Join(chanDir(dir, "foo"), sliceDatName(1))
+	before, err := os.Stat(slice1)
+	must(t, err)
+	for seq := uint64(6); seq <= 7; seq++ {
+		m := testMsg("foo", seq)
+		m.Data = []byte("late")
+		must(t, oldCh.Msgs.Store(m))
+	}
+	must(t, oldCh.Msgs.Flush())
+	must(t, old.Close())
+	after, err := os.Stat(slice1)
+	must(t, err)
+	if after.Size() <= before.Size() {
+		t.Fatalf("the late batch did not land in %s (size %d, before %d)", slice1, after.Size(), before.Size())
+	}
+
+	rep, err := Verify(dir, testConfig(t))
+	must(t, err)
+	if !rep.Healthy() || len(rep.Problems) != 1 || rep.Problems[0].File != slice1 || rep.Problems[0].Offset != before.Size() {
+		t.Fatalf("Verify = %s; want one repairable problem in %s at %d", rep, slice1, before.Size())
+	}
+
+	_, rs, err = recoverDir(t, dir, cfg)
+	if err != nil {
+		t.Fatalf("Recover after a late write into an older slice: %v", err)
+	}
+	checkMsgs(t, rs.Channels["foo"].Channel.Msgs, 1, 8)
+	broken, err := os.ReadFile(slice1 + brokenSuffix)
+	if err != nil || int64(len(broken)) != after.Size()-before.Size() {
+		t.Fatalf(".broken holds %d bytes (%v); want the %d late bytes", len(broken), err, after.Size()-before.Size())
+	}
+	if got, _ := os.Stat(slice1); got.Size() != before.Size() {
+		t.Fatalf("%s is %d bytes after recovery; want %d", slice1, got.Size(), before.Size())
+	}
+}

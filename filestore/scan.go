@@ -201,7 +201,7 @@ func (s *Store) cutTail(f file, path string, from, size int64, why string) error
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("filestore: fsync %s: %w", path, err)
 	}
-	s.log.Warn("truncated torn tail", "file", path, "offset", from, "bytes", size-from,
+	s.log.Warn("truncated the end of a file", "file", path, "offset", from, "bytes", size-from,
 		"reason", why, "saved_to", broken)
 	return nil
 }
