@@ -134,6 +134,14 @@ func TestChecks(t *testing.T) {
 	if err := CheckDeliveryOrder([]Delivery{{Seq: 1}, {Seq: 2}, {Seq: 2}, {Seq: 3}, {Seq: 3}}, 1); err == nil {
 		t.Error("a second restart not detected")
 	}
+	t0 := time.Now()
+	late := []Delivery{{Seq: 1, At: t0}, {Seq: 2, At: t0}, {Seq: 1, At: t0.Add(time.Second)}, {Seq: 3, At: t0.Add(2 * time.Second)}}
+	if err := CheckDeliveryOrder(late, 0, Window{From: t0.Add(time.Second / 2), To: t0.Add(3 * time.Second / 2)}); err != nil {
+		t.Errorf("out-of-order delivery in an excused window: %v", err)
+	}
+	if err := CheckDeliveryOrder(late, 0, Window{From: t0.Add(3 * time.Second / 2), To: t0.Add(3 * time.Second)}); err == nil {
+		t.Error("out-of-order delivery outside the excused window not detected")
+	}
 	if err := CheckDurableResume(10, []Delivery{{Seq: 11}, {Seq: 12}}); err != nil {
 		t.Error(err)
 	}
@@ -143,7 +151,6 @@ func TestChecks(t *testing.T) {
 	if err := CheckDurableResume(10, []Delivery{{Seq: 12}}); err == nil {
 		t.Error("durable skipping a sequence not detected")
 	}
-	t0 := time.Now()
 	ackAt := func(ms ...int) []Ack {
 		var out []Ack
 		for _, m := range ms {
