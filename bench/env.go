@@ -35,6 +35,9 @@ type storeKind struct {
 	doSync bool
 	// maxMsgs is the per-channel message limit; 0 is unlimited.
 	maxMsgs int
+	// bin, in the process layout, is another server binary accepting
+	// nats-streaming-server's flags (-reference); "" is stanft.
+	bin string
 }
 
 var (

@@ -1,6 +1,7 @@
-// Command bench measures stanft against core NATS in one run, on one embedded
-// NATS server, and prints every figure with its ratio to the core NATS
-// publish-plus-reply rate:
+// Command bench measures stanft against core NATS in one run, each server
+// binary in its own process with core NATS measured on its embedded NATS
+// server (or everything in one process with -layout inprocess), and prints
+// every figure with its ratio to the core NATS publish-plus-reply rate:
 //
 //	go run ./bench                 # everything (a few minutes on 2 cores)
 //	go run ./bench -only memory    # core NATS + MEMORY
@@ -37,6 +38,7 @@ type options struct {
 	scrapeChans int
 	dir         string
 	layout      string
+	reference   string
 }
 
 func run() int {
@@ -51,7 +53,8 @@ func run() int {
 	scrapeChans := fs.Int("scrape-channels", 100, "channels (each with a durable) that the scraped server holds")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	dir := fs.String("dir", "", "where FILE datastores go (default: a temporary directory, removed at the end)")
-	layout := fs.String("layout", "inprocess", "throughput layout: inprocess (one process) or process (stanft binaries in their own processes)")
+	layout := fs.String("layout", "process", "throughput layout: process (each server binary in its own process, as deployed) or inprocess (everything in this one process)")
+	reference := fs.String("reference", "", "a nats-streaming-server binary to measure beside stanft (MEMORY and FILE fsync on; process layout)")
 	child := fs.String("recovery-child", "", "internal: recover this datastore and report (child process)")
 	nullURL := fs.String("null-server", "", "internal: serve the null STAN responder on this NATS URL (child process)")
 	nullCID := fs.String("null-cid", "bench-null", "internal: the null responder's cluster ID")
@@ -69,8 +72,13 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "bench: -layout %q: want inprocess or process\n", *layout)
 		return 2
 	}
+	if *reference != "" && *layout != "process" {
+		fmt.Fprintln(os.Stderr, "bench: -reference needs -layout process")
+		return 2
+	}
 	o := options{only: map[string]bool{}, n: *n, size: *size, runs: max(*runs, 1), latN: *latN,
-		recoverBig: *recBig, recoverMany: *recMany, scrapeChans: *scrapeChans, dir: *dir, layout: *layout}
+		recoverBig: *recBig, recoverMany: *recMany, scrapeChans: *scrapeChans, dir: *dir, layout: *layout,
+		reference: *reference}
 	for _, p := range strings.Split(*only, ",") {
 		o.only[strings.TrimSpace(p)] = true
 	}
@@ -118,6 +126,15 @@ func benchAll(o options) error {
 	}
 	if o.only["file"] {
 		kinds = append(kinds, kindFileSync, kindFileNo)
+	}
+	if o.reference != "" && len(kinds) > 0 {
+		refMem, refFile := kindMemory, kindFileSync
+		refMem.name, refMem.bin = "reference MEMORY", o.reference
+		refFile.name, refFile.bin = "reference FILE fsync on", o.reference
+		kinds = append(kinds, refMem)
+		if o.only["file"] {
+			kinds = append(kinds, refFile)
+		}
 	}
 	if len(kinds) > 0 {
 		if err := throughput(o, url, kinds); err != nil {
@@ -168,18 +185,18 @@ func throughput(o options, url string, kinds []storeKind) error {
 		if err != nil {
 			return err
 		}
-		purl, procs, err := startStanftProcs(bin, o.dir, kinds)
+		urls, procs, err := startStanftProcs(bin, o.dir, kinds)
 		if err != nil {
 			return err
 		}
 		defer closeAll(procs)
-		null, err := startNullProc(purl, "bench-null")
+		null, err := startNullProc(urls[0], "bench-null")
 		if err != nil {
 			return err
 		}
 		defer null.close()
-		fmt.Printf("layout: process (stanft binaries and the null responder in their own processes, NATS embedded in the first stanft at %s; CPU sums all processes)\n", purl)
-		return benchThroughput(o, purl, kinds)
+		fmt.Println("layout: process (each stanft binary in its own process with its own embedded NATS, core NATS measured on each; the null responder in its own process on the first one's NATS; CPU sums all processes)")
+		return benchThroughput(o, urls, kinds)
 	}
 	for i, k := range kinds {
 		s, err := startServer(k, url, fmt.Sprintf("bench-%d", i), filepath.Join(o.dir, fmt.Sprintf("store-%d", i)), nil)
@@ -194,19 +211,26 @@ func throughput(o options, url string, kinds []storeKind) error {
 	}
 	defer null.close()
 	fmt.Println("layout: in-process (NATS, servers and clients in this one process)")
-	return benchThroughput(o, url, kinds)
+	urls := make([]string, len(kinds))
+	for i := range urls {
+		urls[i] = url
+	}
+	return benchThroughput(o, urls, kinds)
 }
 
 // benchThroughput measures core NATS, the null STAN responder and every
-// store kind round-robin on url.
-func benchThroughput(o options, url string, kinds []storeKind) error {
+// store kind round-robin; kinds[i] is served on urls[i], the null responder
+// on urls[0]. Each store's ratios are to core NATS measured on its own URL
+// in the same round.
+func benchThroughput(o options, urls []string, kinds []storeKind) error {
+	url := urls[0]
 	for i, k := range kinds {
-		if _, err := asyncPublish(url, fmt.Sprintf("bench-%d", i), "warmup", o.n/5, o.size); err != nil {
+		if _, err := asyncPublish(urls[i], fmt.Sprintf("bench-%d", i), "warmup", o.n/5, o.size); err != nil {
 			return fmt.Errorf("%s warm-up: %w", k.name, err)
 		}
-	}
-	if _, err := corePubReply(url, o.n/5, o.size); err != nil { // warm-up
-		return err
+		if _, err := corePubReply(urls[i], o.n/5, o.size); err != nil { // warm-up
+			return err
+		}
 	}
 	if _, err := asyncPublish(url, "bench-null", "warmup", o.n/5, o.size); err != nil {
 		return fmt.Errorf("null server warm-up: %w", err)
@@ -244,22 +268,28 @@ func benchThroughput(o options, url string, kinds []storeKind) error {
 		nullAsync, nullE2E = append(nullAsync, na.rate/c.rate), append(nullE2E, ne.rate/c.rate)
 		nullAsyncCPU, nullE2ECPU = append(nullAsyncCPU, na.cpuMsg), append(nullE2ECPU, ne.cpuMsg)
 		for i, k := range kinds {
+			kc := c
+			if urls[i] != url {
+				if kc, err = measure(o.n, func() (float64, error) { return corePubReply(urls[i], o.n, o.size) }); err != nil {
+					return err
+				}
+			}
 			a, err := measure(o.n, func() (float64, error) {
-				return asyncPublish(url, fmt.Sprintf("bench-%d", i), fmt.Sprintf("async.%d", r), o.n, o.size)
+				return asyncPublish(urls[i], fmt.Sprintf("bench-%d", i), fmt.Sprintf("async.%d", r), o.n, o.size)
 			})
 			if err != nil {
 				return fmt.Errorf("%s async: %w", k.name, err)
 			}
 			e, err := measure(o.n, func() (float64, error) {
-				return pubSub(url, fmt.Sprintf("bench-%d", i), fmt.Sprintf("e2e.%d", r), o.n, o.size)
+				return pubSub(urls[i], fmt.Sprintf("bench-%d", i), fmt.Sprintf("e2e.%d", r), o.n, o.size)
 			})
 			if err != nil {
 				return fmt.Errorf("%s pub+sub: %w", k.name, err)
 			}
 			async[i] = append(async[i], a.rate)
 			e2e[i] = append(e2e[i], e.rate)
-			asyncRatio[i] = append(asyncRatio[i], a.rate/c.rate)
-			e2eRatio[i] = append(e2eRatio[i], e.rate/c.rate)
+			asyncRatio[i] = append(asyncRatio[i], a.rate/kc.rate)
+			e2eRatio[i] = append(e2eRatio[i], e.rate/kc.rate)
 			asyncCPU[i] = append(asyncCPU[i], a.cpuMsg)
 			e2eCPU[i] = append(e2eCPU[i], e.cpuMsg)
 		}
@@ -276,9 +306,9 @@ func benchThroughput(o options, url string, kinds []storeKind) error {
 		"null STAN responder 1 pub + 1 sub (ceiling)", "", 100*median(nullE2E), pct(nullE2E), nec, 100*float64(cc)/float64(nec))
 	for i, k := range kinds {
 		ac, ec := medianDur(asyncCPU[i]), medianDur(e2eCPU[i])
-		fmt.Printf("%-44s %10.0f msgs/s  %5.1f%% of core NATS (per-round %s); CPU %v/msg, core/stanft CPU %5.1f%%\n",
+		fmt.Printf("%-44s %10.0f msgs/s  %5.1f%% of core NATS (per-round %s); CPU %v/msg, core/server CPU %5.1f%%\n",
 			k.name+" async publish", median(async[i]), 100*median(asyncRatio[i]), pct(asyncRatio[i]), ac, 100*float64(cc)/float64(ac))
-		fmt.Printf("%-44s %10.0f msgs/s  %5.1f%% of core NATS (per-round %s); CPU %v/msg, core/stanft CPU %5.1f%%\n",
+		fmt.Printf("%-44s %10.0f msgs/s  %5.1f%% of core NATS (per-round %s); CPU %v/msg, core/server CPU %5.1f%%\n",
 			k.name+" 1 pub + 1 sub end to end", median(e2e[i]), 100*median(e2eRatio[i]), pct(e2eRatio[i]), ec, 100*float64(cc)/float64(ec))
 	}
 	for i, k := range kinds {
@@ -286,11 +316,25 @@ func benchThroughput(o options, url string, kinds []storeKind) error {
 		if k.doSync {
 			latN = min(latN, 2000)
 		}
-		p50, p99, err := syncLatency(url, fmt.Sprintf("bench-%d", i), "sync", latN, o.size)
+		p50, p99, err := syncLatency(urls[i], fmt.Sprintf("bench-%d", i), "sync", latN, o.size)
 		if err != nil {
 			return fmt.Errorf("%s sync: %w", k.name, err)
 		}
 		fmt.Printf("%-44s p50 %v  p99 %v  (%d publishes)\n", k.name+" sync publish latency", p50.Round(time.Microsecond), p99.Round(time.Microsecond), latN)
+	}
+	for j, ref := range kinds {
+		if ref.bin == "" {
+			continue
+		}
+		for i, k := range kinds {
+			if k.bin == "" && k.file == ref.file && k.doSync == ref.doSync {
+				over := make([]float64, len(async[i]))
+				for r := range over {
+					over[r] = async[i][r] / async[j][r]
+				}
+				fmt.Printf("%-44s %5.2fx the reference's rate (per-round %s)\n", k.name+" async publish", median(over), times(over))
+			}
+		}
 	}
 	if len(fileOverMem) > 0 {
 		fmt.Printf("%-44s %5.1f%% of MEMORY (per-round %s), %5.1f%% of core NATS\n", "FILE fsync on async publish",
@@ -305,18 +349,15 @@ func medianDur(v []time.Duration) time.Duration {
 	return s[len(s)/2].Round(10 * time.Nanosecond)
 }
 
-func list(v []float64) string {
-	parts := make([]string, len(v))
-	for i, x := range v {
-		parts[i] = fmt.Sprintf("%.0f", x)
-	}
-	return strings.Join(parts, " ")
-}
+func list(v []float64) string  { return joinf(v, "%.0f", 1) }
+func pct(v []float64) string   { return joinf(v, "%.0f%%", 100) }
+func times(v []float64) string { return joinf(v, "%.2fx", 1) }
 
-func pct(v []float64) string {
+// joinf formats each of v, times scale, with format, space-separated.
+func joinf(v []float64, format string, scale float64) string {
 	parts := make([]string, len(v))
 	for i, x := range v {
-		parts[i] = fmt.Sprintf("%.0f%%", 100*x)
+		parts[i] = fmt.Sprintf(format, scale*x)
 	}
 	return strings.Join(parts, " ")
 }

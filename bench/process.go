@@ -18,9 +18,9 @@ import (
 )
 
 // The process layout (-layout process) runs every server the way it is
-// deployed: the stanft binary in its own process, the first one embedding
-// the NATS server that everything else uses, and the null STAN responder in
-// a process of its own. Only the clients (stan.go, and core NATS's
+// deployed: the stanft binary in its own process with its own embedded NATS
+// server, and the null STAN responder in a process of its own (on the first
+// stanft's NATS). Only the clients (stan.go, and core NATS's
 // publisher and responder) run in the bench process. CPU per message then
 // sums this process and every server process.
 
@@ -124,34 +124,38 @@ func stanftArgs(k storeKind, cid, dir string) []string {
 	return args
 }
 
-// startStanftProcs starts one stanft process per kind; the first embeds
-// the NATS server, the others use it. It returns the NATS URL.
-func startStanftProcs(bin, dir string, kinds []storeKind) (string, []*procServer, error) {
-	port, err := freePort()
-	if err != nil {
-		return "", nil, err
-	}
-	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+// startStanftProcs starts one stanft process per kind, each embedding its
+// own NATS server as a deployed stanft does by default. It returns their
+// NATS URLs.
+func startStanftProcs(bin, dir string, kinds []storeKind) ([]string, []*procServer, error) {
+	var urls []string
 	var procs []*procServer
 	for i, k := range kinds {
-		args := stanftArgs(k, fmt.Sprintf("bench-%d", i), filepath.Join(dir, fmt.Sprintf("store-%d", i)))
-		if i == 0 {
-			args = append(args, "-a", "127.0.0.1", "-p", strconv.Itoa(port))
-		} else {
-			args = append(args, "-ns", url)
-		}
-		p, err := startProc(bin, args...)
+		port, err := freePort()
 		if err != nil {
 			closeAll(procs)
-			return "", nil, err
+			return nil, nil, err
+		}
+		url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+		args := stanftArgs(k, fmt.Sprintf("bench-%d", i), filepath.Join(dir, fmt.Sprintf("store-%d", i)))
+		args = append(args, "-a", "127.0.0.1", "-p", strconv.Itoa(port))
+		b := bin
+		if k.bin != "" {
+			b = k.bin
+		}
+		p, err := startProc(b, args...)
+		if err != nil {
+			closeAll(procs)
+			return nil, nil, err
 		}
 		procs = append(procs, p)
 		if err := waitStan(url, fmt.Sprintf("bench-%d", i)); err != nil {
 			closeAll(procs)
-			return "", nil, fmt.Errorf("%s process: %w", k.name, err)
+			return nil, nil, fmt.Errorf("%s process: %w", k.name, err)
 		}
+		urls = append(urls, url)
 	}
-	return url, procs, nil
+	return urls, procs, nil
 }
 
 func closeAll(ps []*procServer) {
