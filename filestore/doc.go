@@ -19,7 +19,8 @@
 // touched. Other names that may appear: *.tmp (an interrupted whole-file
 // replacement, removed by recovery), *.broken (a cut torn tail, kept for
 // inspection), msgs.N.{dat,idx}.bak (slices handed to the archive script),
-// channels/.del.<name> (a channel being deleted, removed by recovery).
+// channels/.del.<name> (a channel being deleted, removed by recovery),
+// truncate_bad_eof.witness (the last start used TruncateBadEOF).
 //
 // A directory written by nats-streaming-server (server.dat, clients.dat, or
 // a top-level directory holding subs.dat) is refused with
@@ -179,7 +180,10 @@
 // TruncateBadEOF does not enable torn-tail truncation (always on, SPEC D10):
 // it lets an operator restart after a CorruptionError in the newest slice,
 // subs.log or clients.log by cutting that file at the bad record, whatever
-// follows (data loss; the bytes are saved to .broken). DoCRC false only skips checksum
+// follows (data loss; the bytes are saved to .broken). It is a one-off, as in
+// the reference: a start with it leaves truncate_bad_eof.witness, and
+// another start with it is refused until a start without it has removed
+// that file. DoCRC false only skips checksum
 // verification on Lookup; recovery and Verify always verify. FDsLimit is a
 // soft cap applied once a second by closing the files of older slices (the
 // newest slice of every channel and open subs.log files stay open). CRCPoly

@@ -23,6 +23,8 @@ const (
 	bakSuffix    = ".bak"
 	deletedPfx   = ".del."
 	ftPrefix     = "stanft." // files of package ft, never touched here
+	// truncWitness marks a datastore last opened with TruncateBadEOF.
+	truncWitness = "truncate_bad_eof.witness"
 	formatV1     = 1
 )
 

@@ -41,6 +41,9 @@ func (s *Store) Recover(ctx context.Context) (*store.RecoveredState, error) {
 	if err := s.fence(); err != nil {
 		return nil, fmt.Errorf("filestore: recover: %w", err)
 	}
+	if err := s.truncateWitness(); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	r := &recoverer{s: s, fix: true}
 	info, chans, err := r.run(ctx)
@@ -71,6 +74,43 @@ func (s *Store) Recover(ctx context.Context) (*store.RecoveredState, error) {
 	s.log.Info("recovered datastore", "dir", s.dir, "channels", len(chans), "messages", r.msgs.Load(),
 		"clients", len(state.Clients), "took", time.Since(start))
 	return state, nil
+}
+
+// truncateWitness keeps TruncateBadEOF a one-off repair, as in the
+// reference: a start with it leaves a witness file, and another start with
+// it is refused until a start without it has removed the witness, so the
+// option (which may cut data) cannot stay in a manifest by mistake.
+func (s *Store) truncateWitness() error {
+	p := filepath.Join(s.dir, truncWitness)
+	_, err := s.fs.Stat(p)
+	exists := err == nil
+	switch {
+	case !s.cfg.TruncateBadEOF && exists:
+		if err := s.fs.Remove(p); err != nil {
+			return fmt.Errorf("filestore: remove %s: %w", p, err)
+		}
+		return nil
+	case !s.cfg.TruncateBadEOF:
+		return nil
+	case exists:
+		return fmt.Errorf("filestore: the previous start of %s also used --file_truncate_bad_eof, which may cut data: "+
+			"start once without it (that removes %s), and use it again only for new damage", s.dir, truncWitness)
+	}
+	if err := s.fs.MkdirAll(s.dir, 0o750); err != nil {
+		return fmt.Errorf("filestore: create %s: %w", s.dir, err)
+	}
+	f, err := s.fs.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o640)
+	if err != nil {
+		return fmt.Errorf("filestore: create %s: %w", p, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("filestore: close %s: %w", p, err)
+	}
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("filestore: fsync %s: %w", s.dir, err)
+	}
+	s.log.Warn("--file_truncate_bad_eof is set: the next start must be without it", "witness", p)
+	return nil
 }
 
 // recoverer loads a datastore. With fix false (Verify) it modifies nothing

@@ -366,6 +366,22 @@ func TestTruncateBadEOF(t *testing.T) {
 	if int64(len(broken)) != int64(len(b))-off {
 		t.Fatalf(".broken holds %d bytes; want %d", len(broken), int64(len(b))-off)
 	}
+
+	// A one-off: a second start with it is refused, one without it
+	// clears the way again (as in the reference).
+	_, _, err = recoverDir(t, dir, cfg)
+	if err == nil || !strings.Contains(err.Error(), "--file_truncate_bad_eof") {
+		t.Fatalf("second start with TruncateBadEOF: %v; want it refused", err)
+	}
+	cfg.TruncateBadEOF = false
+	_, _, err = recoverDir(t, dir, cfg)
+	must(t, err)
+	if _, err := os.Stat(filepath.Join(dir, truncWitness)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("witness after a start without the option: %v", err)
+	}
+	cfg.TruncateBadEOF = true
+	_, _, err = recoverDir(t, dir, cfg)
+	must(t, err)
 }
 
 // TestFTDetach: with a Fence (FT mode), recovery never appends to a file a
