@@ -188,18 +188,28 @@ func wantSubs(v string) bool {
 // page is a normalised offset/limit pair.
 type page struct{ offset, limit int }
 
-// parsePage applies SPEC §9: offset < 0 (or unparsable) → 0; limit ≤ 0,
-// absent or unparsable → DefaultListLimit.
+// parsePage applies SPEC §9: offset < 0 → 0; limit ≤ 0 or absent →
+// DefaultListLimit. A value is read as the reference reads it, strconv.Atoi
+// with its error ignored: unparsable text is 0, and a number out of the int
+// range is clamped to the nearest int (so a huge limit stays huge rather
+// than becoming the default).
 func parsePage(offset, limit string) page {
-	o, err := strconv.Atoi(offset)
-	if err != nil || o < 0 {
+	o := atoi(offset)
+	if o < 0 {
 		o = 0
 	}
-	l, err := strconv.Atoi(limit)
-	if err != nil || l <= 0 {
+	l := atoi(limit)
+	if l <= 0 {
 		l = DefaultListLimit
 	}
 	return page{offset: o, limit: l}
+}
+
+// atoi is strconv.Atoi without its error: 0 for a syntax error, the clamped
+// value for a range error.
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // bounds returns the slice bounds [min(offset,total), min(offset+limit,total)].

@@ -204,6 +204,14 @@ func TestPaging(t *testing.T) {
 		{"5", "1", 5, 1, 5, 5},
 		{"9", "1", 9, 1, 5, 5},
 		{"2", "9223372036854775807", 2, 1<<63 - 1, 2, 5},
+		// Out of range: the reference keeps strconv.Atoi's clamped value
+		// (its error is ignored), so a too big limit stays as given,
+		// clamped, and is not replaced by the default; a too big offset
+		// pages past the end; a too small one is < 0, hence 0.
+		{"0", "99999999999999999999", 0, 1<<63 - 1, 0, 5},
+		{"99999999999999999999", "", 1<<63 - 1, 1024, 5, 5},
+		{"-99999999999999999999", "-99999999999999999999", 0, 1024, 0, 5},
+		{"+2", "+1", 2, 1, 2, 3},
 	}
 	for _, tc := range tests {
 		p := parsePage(tc.offset, tc.limit)
@@ -236,6 +244,8 @@ func TestPagingEndpoints(t *testing.T) {
 		{"/streaming/channelsz?offset=1&limit=1", 1, 1, 1, 3, "baz.x"},
 		{"/streaming/channelsz?subs=1&offset=2", 2, 1024, 1, 3, "foo"},
 		{"/streaming/channelsz?subs=true", 0, 1024, 3, 3, "bar"}, // only subs=1 means subs
+		{"/streaming/channelsz?limit=99999999999999999999", 0, 1<<63 - 1, 3, 3, "bar"},
+		{"/streaming/clientsz?offset=99999999999999999999&limit=99999999999999999999", 1<<63 - 1, 1<<63 - 1, 0, 3, ""},
 	}
 	for _, tc := range tests {
 		rec := get(t, m.Handler(), tc.target)
