@@ -407,3 +407,91 @@ func TestIntegration(t *testing.T) {
 		t.Errorf("nss_server_info type %v", fams["nss_server_info"].GetType())
 	}
 }
+
+// TestOfflineKeepsStalled: a durable that goes offline (sub Close) and a
+// durable queue group parked as a shadow (connection close) keep the
+// is_stalled they had when they left, as the reference does (its
+// subStore.Remove never clears the flag; a resume recomputes it, SPEC
+// §4.8). Only a resume clears it.
+func TestOfflineKeepsStalled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server and clients")
+	}
+	srv, url := servertest.StartServer(t, servertest.Config(t))
+	mon, err := monitor.New(monitor.Config{Source: srv, Logger: servertest.Logger(t, "monitor")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mon.Handler()
+	noop := func(*stan.Msg) {}
+	pub := connect(t, url, "pub")
+	for i := range 5 {
+		if err := pub.Publish("st", []byte(fmt.Sprintf("m%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := connect(t, url, "a")
+	full, err := a.Subscribe("st", noop, stan.DurableName("full"), stan.DeliverAllAvailable(), stan.SetManualAckMode(), stan.MaxInflight(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roomy, err := a.Subscribe("st", noop, stan.DurableName("roomy"), stan.DeliverAllAvailable(), stan.SetManualAckMode(), stan.MaxInflight(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := connect(t, url, "b")
+	if _, err := b.QueueSubscribe("st", "g", noop, stan.DurableName("q"), stan.DeliverAllAvailable(), stan.SetManualAckMode(), stan.MaxInflight(3)); err != nil {
+		t.Fatal(err)
+	}
+	type state struct {
+		offline, stalled bool
+		pending          int
+	}
+	channel := func() map[string]state {
+		t.Helper()
+		var cz monitor.Channelz
+		getJSON(t, h, "/streaming/channelsz?channel=st&subs=1", &cz)
+		out := make(map[string]state)
+		for _, s := range cz.Subscriptions {
+			out[s.DurableName+s.QueueName] = state{s.IsOffline, s.IsStalled, s.PendingCount}
+		}
+		return out
+	}
+	expect := func(what string, want map[string]state) {
+		t.Helper()
+		eventually(t, what, func() error {
+			if got := channel(); !reflect.DeepEqual(got, want) {
+				return fmt.Errorf("got %+v, want %+v", got, want)
+			}
+			return nil
+		})
+	}
+	expect("online", map[string]state{
+		"full":  {false, true, 2},
+		"roomy": {false, false, 5},
+		"q:g":   {false, true, 3},
+	})
+	if err := full.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := roomy.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	expect("offline", map[string]state{
+		"full":  {true, true, 2},
+		"roomy": {true, false, 5},
+		"q:g":   {true, true, 3},
+	})
+	// Resumed with room for its pending messages: no longer stalled.
+	if _, err := a.Subscribe("st", noop, stan.DurableName("full"), stan.SetManualAckMode(), stan.MaxInflight(10)); err != nil {
+		t.Fatal(err)
+	}
+	expect("resumed", map[string]state{
+		"full":  {false, false, 5},
+		"roomy": {true, false, 5},
+		"q:g":   {true, true, 3},
+	})
+}

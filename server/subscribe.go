@@ -398,9 +398,11 @@ func (s *Server) removeSub(sb *sub, unsub bool) {
 		sb.cl = nil
 	}
 	sb.ready = false
-	sb.stalled = false
 	sb.hold = false
+	// stalled stays as it was for a sub going offline (durable, shadow):
+	// the reference's monitoring shows it until a resume recomputes it.
 	del := func() {
+		sb.stalled = false
 		if err := c.subStore.DeleteSub(sb.st.ID); err != nil {
 			s.log.Error("unable to delete subscription", "channel", c.name, "error", err)
 		}
