@@ -1,6 +1,7 @@
 package monitor_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -412,17 +414,51 @@ func TestIntegration(t *testing.T) {
 // durable queue group parked as a shadow (connection close) keep the
 // is_stalled they had when they left, as the reference does (its
 // subStore.Remove never clears the flag; a resume recomputes it, SPEC
-// §4.8). Only a resume clears it.
+// §4.8); after a restart, recovery sets it again for every sub whose
+// pending reached its max_inflight, offline ones included (the reference's
+// recoverOneSub). Only a resume clears it.
 func TestOfflineKeepsStalled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real server and clients")
 	}
-	srv, url := servertest.StartServer(t, servertest.Config(t))
-	mon, err := monitor.New(monitor.Config{Source: srv, Logger: servertest.Logger(t, "monitor")})
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	url := servertest.StartNATS(t)
+	start := func() (*server.Server, http.Handler, func()) {
+		t.Helper()
+		fcfg := filestore.DefaultConfig()
+		fcfg.DoSync = false
+		st, err := filestore.Open(dir, fcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := servertest.Config(t)
+		cfg.NATSURL = url
+		srv, err := server.New(cfg, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Activate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		mon, err := monitor.New(monitor.Config{Source: srv, Logger: servertest.Logger(t, "monitor")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var once sync.Once
+		stop := func() {
+			once.Do(func() {
+				if err := srv.Close(); err != nil {
+					t.Errorf("close server: %v", err)
+				}
+				_ = st.Close()
+			})
+		}
+		t.Cleanup(stop)
+		return srv, mon.Handler(), stop
 	}
-	h := mon.Handler()
+	_, h, stop := start()
 	noop := func(*stan.Msg) {}
 	pub := connect(t, url, "pub")
 	for i := range 5 {
@@ -447,20 +483,16 @@ func TestOfflineKeepsStalled(t *testing.T) {
 		offline, stalled bool
 		pending          int
 	}
-	channel := func() map[string]state {
-		t.Helper()
-		var cz monitor.Channelz
-		getJSON(t, h, "/streaming/channelsz?channel=st&subs=1", &cz)
-		out := make(map[string]state)
-		for _, s := range cz.Subscriptions {
-			out[s.DurableName+s.QueueName] = state{s.IsOffline, s.IsStalled, s.PendingCount}
-		}
-		return out
-	}
 	expect := func(what string, want map[string]state) {
 		t.Helper()
 		eventually(t, what, func() error {
-			if got := channel(); !reflect.DeepEqual(got, want) {
+			var cz monitor.Channelz
+			getJSON(t, h, "/streaming/channelsz?channel=st&subs=1", &cz)
+			got := make(map[string]state)
+			for _, s := range cz.Subscriptions {
+				got[s.DurableName+s.QueueName] = state{s.IsOffline, s.IsStalled, s.PendingCount}
+			}
+			if !reflect.DeepEqual(got, want) {
 				return fmt.Errorf("got %+v, want %+v", got, want)
 			}
 			return nil
@@ -480,11 +512,17 @@ func TestOfflineKeepsStalled(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	expect("offline", map[string]state{
+	offline := map[string]state{
 		"full":  {true, true, 2},
 		"roomy": {true, false, 5},
 		"q:g":   {true, true, 3},
-	})
+	}
+	expect("offline", offline)
+
+	stop()
+	_, h, _ = start()
+	expect("offline after a restart", offline)
+
 	// Resumed with room for its pending messages: no longer stalled.
 	if _, err := a.Subscribe("st", noop, stan.DurableName("full"), stan.SetManualAckMode(), stan.MaxInflight(10)); err != nil {
 		t.Fatal(err)

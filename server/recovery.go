@@ -240,6 +240,14 @@ func (s *Server) recoverChannel(name string, rc *store.RecoveredChannel) ([]*sub
 			g.shadow.st.LastSent = g.lastSent
 		}
 	}
+	// An offline durable or shadow whose pending reached its max in-flight
+	// shows stalled, as the reference's recovery marks every such sub; a
+	// resume recomputes it. Online ones are marked below.
+	for _, sb := range c.all {
+		if sb.offline && sb.full() {
+			sb.stalled = true
+		}
+	}
 	var withPending []*sub
 	for _, sb := range online {
 		ackSub, err := s.conns.acks.Subscribe(sb.st.AckInbox, func(am *nats.Msg) { s.onAck(c, am) })
