@@ -104,15 +104,28 @@ var streamingClusterKeys = []string{"node_id", "bootstrap", "peers", "log_path",
 	"raft_election_timeout", "raft_lease_timeout", "raft_commit_timeout", "proceed_on_restore_failure",
 	"allow_add_remove_node", "bolt_free_list_sync", "bolt_free_list_map", "nodes_connections"}
 
-func isStreamingClusterBlock(m map[string]any) bool {
+// natsClusterKeys are the keys of a NATS route block (nats-server's
+// parseCluster).
+var natsClusterKeys = []string{"name", "listen", "port", "host", "net", "authorization", "routes", "tls",
+	"cluster_advertise", "advertise", "no_advertise", "connect_retries", "connect_backoff", "permissions",
+	"pool_size", "accounts", "compression", "ping_interval", "ping_max", "write_deadline", "write_timeout"}
+
+func hasKey(m map[string]any, keys []string) bool {
 	for k := range m {
-		for _, sk := range streamingClusterKeys {
+		for _, sk := range keys {
 			if strings.EqualFold(k, sk) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// isStreamingClusterBlock reports whether a top-level cluster block asks for
+// streaming (Raft) clustering: it holds a streaming clustering key, or no NATS
+// route key at all (an empty "cluster {}" turns clustering on, SPEC §10.3, D1).
+func isStreamingClusterBlock(m map[string]any) bool {
+	return hasKey(m, streamingClusterKeys) || !hasKey(m, natsClusterKeys)
 }
 
 // applyStreamingMap applies the streaming keys of m. top is true when m is

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"errors"
 	"flag"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -30,6 +30,11 @@ func (v sizeValue) Set(s string) error {
 	return nil
 }
 
+// errParse is the error of a value that is not a number, with the text Go's
+// flag package gives its numeric flags ("invalid value "x" for flag -mc:
+// parse error").
+var errParse = errors.New("parse error")
+
 // parseSize parses a byte size with an optional NATS size suffix.
 func parseSize(s string) (int64, error) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
@@ -37,16 +42,16 @@ func parseSize(s string) (int64, error) {
 	}
 	for _, c := range s {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return 0, fmt.Errorf("not a size: %q", s)
+			return 0, errParse
 		}
 	}
 	m, err := conf.Parse("v: " + s)
 	if err != nil {
-		return 0, fmt.Errorf("not a size: %q", s)
+		return 0, errParse
 	}
 	n, ok := m["v"].(int64)
 	if !ok {
-		return 0, fmt.Errorf("not a size: %q", s)
+		return 0, errParse
 	}
 	return n, nil
 }

@@ -227,8 +227,8 @@ func (o *options) validate() error {
 		return errors.New("for FILE stores, root directory must be specified")
 	}
 	if o.FTGroup != "" && o.StoreType != storeFile {
-		// The reference's text (SPEC §8.1), then what stanft needs.
-		return errors.New("ft: only FILE or SQL stores supported in FT mode (stanft: --ft_group needs -st FILE and a shared --dir)")
+		// The reference's text, exactly (SPEC §8.1).
+		return errors.New("ft: only FILE or SQL stores supported in FT mode")
 	}
 	if o.ClusterID == "" {
 		return errors.New("cluster ID (-cid) must not be empty")

@@ -31,15 +31,19 @@ const shutdownTimeout = 30 * time.Second
 // process is one running stanft server: the pieces serve builds, in the
 // order it builds them, and what the signal loop needs.
 type process struct {
-	o      *options
-	logs   *logging
-	log    hclog.Logger
-	env    serverEnv
-	nats   *embeddedNATS // nil with -ns
-	ncOpts []nats.Option // options of the server's own NATS connections
-	srv    *server.Server
-	mon    *monitor.Monitor
-	health *health
+	o    *options
+	logs *logging
+	log  hclog.Logger
+	env  serverEnv
+	nats *embeddedNATS // nil with -ns
+	// monNATS is, with -ns and -m/-ms, the never-started NATS server object
+	// that answers the NATS monitoring endpoints; SIGHUP reloads its
+	// configuration as the reference does (SPEC §10.4).
+	monNATS *embeddedNATS
+	ncOpts  []nats.Option // options of the server's own NATS connections
+	srv     *server.Server
+	mon     *monitor.Monitor
+	health  *health
 	// fatal receives errors that end the process (NATS fatal log, fenced
 	// active, elector failure); the first one wins.
 	fatal chan error
@@ -265,17 +269,26 @@ func (p *process) wait(ctx context.Context, runErr <-chan error) (fatal error, r
 func (p *process) handleSignal(sig os.Signal) {
 	switch sig {
 	case syscall.SIGUSR1:
+		if p.logs.file == nil {
+			// The reference's line when there is no -l file.
+			p.log.Info("File log re-open ignored, not a file logger")
+			return
+		}
 		if err := p.logs.Reopen(); err != nil {
 			p.log.Error(fmt.Sprintf("Unable to reopen log file: %v", err))
 			return
 		}
 		p.log.Info("File log re-opened")
 	case syscall.SIGHUP:
-		if p.nats == nil {
+		ns := p.nats
+		if ns == nil {
+			ns = p.monNATS
+		}
+		if ns == nil {
 			p.log.Warn("Reload supported only for embedded NATS Server's configuration")
 			return
 		}
-		if err := p.nats.reload(p.o.NATS); err != nil {
+		if err := ns.reload(p.o.NATS); err != nil {
 			p.log.Error(fmt.Sprintf("Reload: %v", err))
 			return
 		}
@@ -297,10 +310,16 @@ func (p *process) startMonitor(metrics *monitor.Metrics) error {
 	cfg.PerSubscriptionMetrics = o.MetricsPerSub
 	if p.nats != nil {
 		cfg.NATSHandler = monitor.NATSHandler(p.nats.ns)
-	} else if ns, err := natsd.NewServer(prepareNATSOptions(o.NATS)); err == nil {
-		cfg.NATSHandler = monitor.NATSHandler(ns)
 	} else {
-		p.log.Warn("the NATS monitoring endpoints (/varz, ...) are not served", "error", err)
+		nopts := prepareNATSOptions(o.NATS)
+		if ns, err := natsd.NewServer(nopts); err == nil {
+			adapter := &natsLogger{log: p.logs.nats}
+			ns.SetLoggerV2(adapter, nopts.Debug, nopts.Trace, nopts.TraceVerbose)
+			p.monNATS = &embeddedNATS{ns: ns, log: adapter}
+			cfg.NATSHandler = monitor.NATSHandler(ns)
+		} else {
+			p.log.Warn("the NATS monitoring endpoints (/varz, ...) are not served", "error", err)
+		}
 	}
 	mon, err := monitor.New(cfg)
 	if err != nil {
