@@ -79,6 +79,7 @@ func (s *Server) onConnect(m *nats.Msg) {
 	s.mu.Lock()
 	if s.probing[req.ClientID] {
 		s.mu.Unlock()
+		s.log.Debug(fmt.Sprintf("[Client:%s] Connect failed; already connected", req.ClientID))
 		s.replyConnect(m.Reply, &pb.ConnectResponse{Error: errClientIDRegistered})
 		return
 	}
@@ -113,6 +114,7 @@ func (s *Server) probeDuplicate(old *client, req *pb.ConnectRequest, reply strin
 		return
 	}
 	if err == nil {
+		s.log.Debug(fmt.Sprintf("[Client:%s] Connect failed; already connected", req.ClientID))
 		s.replyConnect(reply, &pb.ConnectResponse{Error: errClientIDRegistered})
 		return
 	}
@@ -162,7 +164,7 @@ func (s *Server) registerClient(req *pb.ConnectRequest, reply string) {
 		resp.PingInterval = req.PingInterval
 		resp.PingMaxOut = req.PingMaxOut
 	}
-	s.log.Debug("client connected", "client", rec.ID)
+	s.log.Debug(fmt.Sprintf("[Client:%s] Connected (Inbox=%s)", rec.ID, rec.HbInbox))
 	s.replyConnect(reply, resp)
 }
 
@@ -219,7 +221,7 @@ func (s *Server) checkHB(cl *client) {
 	fails := cl.hbFails
 	cl.mu.Unlock()
 	if fails > s.cfg.ClientHBFailCount {
-		s.log.Info(fmt.Sprintf("[Client:%s] Timed out on heartbeats", cl.rec.ID))
+		s.log.Error(fmt.Sprintf("[Client:%s] Timed out on heartbeats", cl.rec.ID))
 		s.closeClientIf(cl)
 		return
 	}
@@ -334,6 +336,6 @@ func (s *Server) closeClientIf(cl *client) bool {
 		}
 		c.mu.Unlock()
 	}
-	s.log.Debug("client closed", "client", id)
+	s.log.Debug(fmt.Sprintf("[Client:%s] Closed (Inbox=%s)", id, cl.rec.HbInbox))
 	return true
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -334,29 +336,135 @@ func (s *Server) probeStandalone(ctx context.Context) error {
 	return fmt.Errorf("server: standalone probe: %w", err)
 }
 
+// logLimits logs the limits table with the reference's layout (SPEC D2,
+// §8.9): the global limits, a '*' marking a default value, then the
+// per-channel definitions with only the values they change.
 func (s *Server) logLimits() {
-	l := s.limits
-	s.log.Info("---------- Store Limits ----------")
-	s.log.Info("Channels", "max", limitStr(int64(l.MaxChannels)))
-	s.log.Info("-------- channels limits -------")
-	s.log.Info("Subscriptions", "max", limitStr(int64(l.MaxSubscriptions)))
-	s.log.Info("Messages", "max", limitStr(int64(l.MaxMsgs)))
-	s.log.Info("Bytes", "max", limitStr(l.MaxBytes))
-	s.log.Info("Age", "max", durStr(l.MaxAge))
-	s.log.Info("Inactivity", "max", durStr(l.MaxInactivity))
-	s.log.Info("----------------------------------")
+	for _, line := range limitsTable(s.limits) {
+		s.log.Info(line)
+	}
 }
 
-func limitStr(v int64) string {
-	if v <= 0 {
-		return "unlimited"
+// limitsTable returns the lines of the limits table.
+func limitsTable(l store.Limits) []string {
+	const title = "---------- Store Limits ----------"
+	width := len(title)
+	def := store.DefaultLimits()
+	lines := []string{
+		title,
+		"Channels:        " + limitValue(true, int64(l.MaxChannels), int64(def.MaxChannels), limitCount),
+		"--------- Channels Limits --------",
 	}
-	return fmt.Sprint(v)
+	for _, r := range channelLimitRows(&l.ChannelLimits, &def.ChannelLimits, true) {
+		lines = append(lines, fmt.Sprintf("  %-13s: %s", r.name, r.value))
+	}
+	if len(l.PerChannel) > 0 {
+		names := make([]string, 0, len(l.PerChannel))
+		maxTokens := 0
+		for name := range l.PerChannel {
+			names = append(names, name)
+			maxTokens = max(maxTokens, strings.Count(name, ".")+1)
+		}
+		sort.Strings(names)
+		var chLines []string
+		for _, name := range names {
+			// The parent is the most specific other definition matching
+			// this one; the level is the number of those.
+			parent, level := &l.ChannelLimits, 0
+			parentName := ""
+			for _, other := range names {
+				if other == name || !patternCovers(other, name) {
+					continue
+				}
+				level++
+				if parentName == "" || len(other) > len(parentName) {
+					parentName, parent = other, l.PerChannel[other]
+				}
+			}
+			pad := strings.Repeat(" ", level)
+			padR := strings.Repeat(" ", max(maxTokens-level, 0))
+			chLines = append(chLines, pad+name)
+			for _, r := range channelLimitRows(l.PerChannel[name], parent, false) {
+				chLines = append(chLines, fmt.Sprintf("%s |-> %-13s %s%s", pad, r.name, padR, r.value))
+			}
+		}
+		for _, cl := range chLines {
+			width = max(width, len(cl))
+		}
+		const list = " List of Channels "
+		left := (width - len(list)) / 2
+		lines = append(lines, strings.Repeat("-", left)+list+strings.Repeat("-", width-len(list)-left))
+		lines = append(lines, chLines...)
+	}
+	return append(lines, strings.Repeat("-", width))
 }
 
-func durStr(d time.Duration) string {
-	if d <= 0 {
-		return "unlimited"
+// patternCovers reports whether every channel name matches matches the
+// limits pattern covers too ('*' one token, '>' the rest).
+func patternCovers(pattern, name string) bool {
+	p, n := strings.Split(pattern, "."), strings.Split(name, ".")
+	for i, tok := range p {
+		if tok == ">" {
+			return len(n) > i
+		}
+		if i >= len(n) {
+			return false
+		}
+		switch {
+		case tok == "*":
+			if n[i] == ">" {
+				return false
+			}
+		case tok != n[i]:
+			return false
+		}
 	}
-	return d.String()
+	return len(p) == len(n)
+}
+
+const (
+	limitCount = iota
+	limitBytes
+	limitDuration
+)
+
+type limitRow struct{ name, value string }
+
+// channelLimitRows formats the channel limits of cl against parent: every
+// limit for the global block, only those that differ for a channel.
+func channelLimitRows(cl, parent *store.ChannelLimits, global bool) []limitRow {
+	var rows []limitRow
+	add := func(name string, v, pv int64, kind int) {
+		if !global && (v == 0 || v == pv) {
+			return // inherited
+		}
+		rows = append(rows, limitRow{name, limitValue(global, v, pv, kind)})
+	}
+	add("Subscriptions", int64(cl.MaxSubscriptions), int64(parent.MaxSubscriptions), limitCount)
+	add("Messages", int64(cl.MaxMsgs), int64(parent.MaxMsgs), limitCount)
+	add("Bytes", cl.MaxBytes, parent.MaxBytes, limitBytes)
+	add("Age", int64(cl.MaxAge), int64(parent.MaxAge), limitDuration)
+	add("Inactivity", int64(cl.MaxInactivity), int64(parent.MaxInactivity), limitDuration)
+	return rows
+}
+
+// limitValue formats one limit right-aligned on 13 columns, followed by
+// " *" when a global limit has its default value.
+func limitValue(global bool, v, def int64, kind int) string {
+	var txt string
+	switch {
+	case v <= 0:
+		txt = "unlimited"
+	case kind == limitBytes:
+		txt = store.FriendlyBytes(v)
+	case kind == limitDuration:
+		txt = time.Duration(v).String()
+	default:
+		txt = fmt.Sprint(v)
+	}
+	mark := ""
+	if global && v == def {
+		mark = " *"
+	}
+	return fmt.Sprintf("%13s%s", txt, mark)
 }

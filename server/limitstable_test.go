@@ -1,0 +1,62 @@
+package server
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stanft/stanft/store"
+)
+
+// TestLimitsTable: the startup limits table has the reference's layout
+// (SPEC D2, §8.9).
+func TestLimitsTable(t *testing.T) {
+	want := strings.Join([]string{
+		"---------- Store Limits ----------",
+		"Channels:                  100 *",
+		"--------- Channels Limits --------",
+		"  Subscriptions:          1000 *",
+		"  Messages     :       1000000 *",
+		"  Bytes        :     976.56 MB *",
+		"  Age          :     unlimited *",
+		"  Inactivity   :     unlimited *",
+		"----------------------------------",
+	}, "\n")
+	if got := strings.Join(limitsTable(store.DefaultLimits()), "\n"); got != want {
+		t.Fatalf("default table:\n%s\nwant:\n%s", got, want)
+	}
+	l := store.DefaultLimits()
+	l.MaxChannels = 10
+	l.MaxAge = time.Hour
+	l.PerChannel = map[string]*store.ChannelLimits{
+		"foo.>":   {MaxMsgs: 50},
+		"foo.bar": {MaxMsgs: 50, MaxBytes: 1024},
+	}
+	got := limitsTable(l)
+	for _, w := range []string{
+		"Channels:                   10",
+		"  Age          :        1h0m0s",
+		"foo.>",
+		" |-> Messages        " + "           50",
+		" foo.bar",
+		"  |-> Bytes          " + "      1.00 KB",
+	} {
+		found := false
+		for _, line := range got {
+			if line == w {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("line %q missing in\n%s", w, strings.Join(got, "\n"))
+		}
+	}
+	for _, line := range got {
+		if strings.Contains(line, "foo.bar") || !strings.Contains(line, "Messages") {
+			continue
+		}
+		if strings.HasPrefix(line, "  |->") {
+			t.Errorf("foo.bar repeats its parent's Messages: %q", line)
+		}
+	}
+}
