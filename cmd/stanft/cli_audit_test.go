@@ -71,6 +71,17 @@ func TestProcessErrorLinesExact(t *testing.T) {
 		{"empty top cluster", []string{"-a", "127.0.0.1", "-p", port, "-sc", conf("c1.conf", "cluster {}\n")}, ""},
 		{"empty top cluster -c", []string{"-a", "127.0.0.1", "-p", port, "-c", conf("c2.conf", "cid: x\ncluster { }\n")}, ""},
 	}
+	// Every spelling of the file flags reads the streaming part of the file:
+	// a Raft cluster block is the D1 line, not NATS's "unknown field".
+	raft := conf("raft.conf", "cluster { node_id: \"a\", peers: [\"b\"] }\n")
+	for _, a := range [][]string{{"-sc", raft}, {"-sc=" + raft}, {"--stan_config=" + raft}, {"--stan_config", raft},
+		{"-c", raft}, {"--config=" + raft}, {"-config", raft}} {
+		cases = append(cases, struct {
+			name string
+			args []string
+			line string
+		}{"raft " + strings.Join(a, " "), a, "stanft: configuration " + clusterWhy})
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, stdout, stderr := runBinary(t, c.args...)

@@ -301,17 +301,30 @@ func (f *fileOptions) validate() error {
 // unsupported streaming feature, a syntax error): that line names the file
 // and the feature, where nats-server would only name an unknown field.
 func explainConfigError(args []string, natsErr error) error {
-	for i, a := range args {
-		switch strings.TrimLeft(a, "-") {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		name := strings.TrimLeft(a, "-")
+		if len(name) == len(a) || len(a)-len(name) > 2 {
+			continue
+		}
+		name, value, hasValue := strings.Cut(name, "=")
+		switch name {
 		case "sc", "stan_config", "c", "config":
 		default:
 			continue
 		}
-		if i+1 >= len(args) || len(a)-len(strings.TrimLeft(a, "-")) > 2 {
-			continue
+		if !hasValue {
+			if i+1 >= len(args) {
+				continue
+			}
+			i++
+			value = args[i]
 		}
 		scratch := defaultOptions()
-		if err := applyConfigFile(args[i+1], scratch); err != nil {
+		if err := applyConfigFile(value, scratch); err != nil {
 			return err
 		}
 		if len(scratch.unsupported) > 0 {
