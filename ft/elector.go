@@ -163,8 +163,8 @@ func (e *Elector) Fence() error {
 // It starts as a standby. It returns nil after a cancellation, once any
 // demotion has completed (OnDemote returned, lock released, notice sent);
 // it returns an error wrapping ErrFenced when the lock was lost or another
-// member holds a newer epoch, or ErrPromote when OnPromote failed. The
-// caller should exit non-zero on any error. A lock error, fatal or not,
+// member holds a newer epoch, or a *PromoteError (ErrPromote) when
+// OnPromote failed. The caller should exit non-zero on any error. A lock error, fatal or not,
 // does not end Run: as the reference (SPEC §8.4), the standby logs it (rate
 // limited) and tries again, so that a datastore that becomes usable (a
 // late mount, fixed permissions) is taken over. Run may be called once.
@@ -346,7 +346,7 @@ func (e *Elector) runActive(ctx context.Context, epoch Epoch) (again bool, err e
 		case perr := <-promoted:
 			promoted = nil
 			if perr != nil {
-				out = leaderOutcome{reason: perr, err: fmt.Errorf("%w: epoch %d: %w", ErrPromote, epoch, perr)}
+				out = leaderOutcome{reason: perr, err: &PromoteError{Epoch: epoch, Err: perr}}
 				continue
 			}
 			// Metrics first, so that whoever sees Active also sees them.

@@ -562,6 +562,10 @@ func TestPromotionFailure(t *testing.T) {
 			if err := m.Err(); !errors.Is(err, ft.ErrPromote) || !errors.Is(err, bad) {
 				t.Fatalf("%s: Run = %v", m.ID, err)
 			}
+			// The cause alone, for `Failed to start: <err>` (SPEC §8.6).
+			if pe, ok := errors.AsType[*ft.PromoteError](m.Err()); !ok || pe.Err != bad {
+				t.Fatalf("%s: Run = %#v, want a *ft.PromoteError of %v", m.ID, m.Err(), bad)
+			}
 			if d := m.Demotions(); len(d) != 1 || !errors.Is(d[0], bad) {
 				t.Fatalf("%s: demotions = %v", m.ID, d)
 			}

@@ -61,6 +61,22 @@ func (e *ActiveElsewhereError) Error() string {
 	return fmt.Sprintf("ft: serverID %q claims to be active with epoch %d (ours %d)", e.ServerID, e.Epoch, e.OurEpoch)
 }
 
+// PromoteError is Run's result when OnPromote failed. It matches
+// ErrPromote and OnPromote's error with errors.Is; Err is that error, for
+// a caller that reports it as the reference does (`Failed to start: <err>`,
+// SPEC §8.6).
+type PromoteError struct {
+	Epoch Epoch // the epoch of the failed promotion
+	Err   error // OnPromote's error
+}
+
+func (e *PromoteError) Error() string {
+	return fmt.Sprintf("%v: epoch %d: %v", ErrPromote, e.Epoch, e.Err)
+}
+
+// Unwrap makes errors.Is match ErrPromote and Err.
+func (e *PromoteError) Unwrap() []error { return []error{ErrPromote, e.Err} }
+
 // ConfigError names the Config field that failed validation.
 type ConfigError struct {
 	Field  string // Go field name, e.g. "MissedHeartbeatTimeout"

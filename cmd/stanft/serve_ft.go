@@ -97,15 +97,15 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 	// Not standing by until the FT connection and subscription exist
 	// (SPEC §8.2 "before FT setup", §8.4 step 1).
 	p.srv.SetState(server.StateStandalone)
-	// Refuse early a datastore of another cluster (SPEC §11.8).
-	info, err := filestore.ReadServerInfo(o.Dir)
-	switch {
-	case err == nil && info != nil && info.ClusterID != o.ClusterID:
+	// Refuse early a datastore of another cluster (SPEC §11.8). A
+	// datastore this member cannot read now (permissions, a late mount) is
+	// not a reason to exit: as the reference, it stands by and its lock
+	// attempts log the error until the directory becomes usable (SPEC
+	// §8.4, §8.5); recovery checks the cluster ID again after the lock.
+	if info, err := filestore.ReadServerInfo(o.Dir); err == nil && info != nil && info.ClusterID != o.ClusterID {
 		// The reference's text exactly (SPEC §7.4), found before taking
 		// the lock.
 		return startFailed(fmt.Errorf("cluster ID %q does not match recovered value of %q", o.ClusterID, info.ClusterID))
-	case err != nil && !errors.Is(err, store.ErrNotFound):
-		return startFailed(fmt.Errorf("reading the datastore %s: %w", o.Dir, err))
 	}
 	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
 		return startFailed(fmt.Errorf("datastore directory: %w", err))
@@ -188,8 +188,10 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 		// Fenced or failed promotion: exit non-zero
 		// without writing more (SPEC D5).
 		p.srv.SetState(server.StateFailed)
-		if errors.Is(runResult, ft.ErrPromote) {
-			log.Error(fmt.Sprintf("Failed to start: %v", runResult))
+		if pe, ok := errors.AsType[*ft.PromoteError](runResult); ok {
+			// The cause alone, as the reference's fatal start line
+			// (SPEC §8.6, §7.4): 'Failed to start: cluster ID ...'.
+			log.Error(fmt.Sprintf("Failed to start: %v", pe.Err))
 			return exitFailure
 		}
 		log.Error(fmt.Sprintf("ft: stopping: %v", runResult))
@@ -241,7 +243,7 @@ func (m *ftMember) promote(ctx context.Context, e ft.Epoch) error {
 	m.st = st
 	m.mu.Unlock()
 	if err := p.srv.Activate(ctx); err != nil {
-		return fmt.Errorf("activate: %w", err)
+		return err // logged as the reference's 'Failed to start: <err>'
 	}
 	p.srv.SetState(server.StateActive)
 	p.health.setServing(true)
