@@ -31,6 +31,7 @@ type Server struct {
 	cfg     Config
 	log     hclog.Logger
 	trace   bool // log.IsTrace(): the per-message protocol trace of -SV
+	debug   bool // log.IsDebug(): the subscription lifecycle lines of -SD
 	metrics Metrics
 	start   time.Time
 	state   atomic.Value // string
@@ -89,6 +90,7 @@ func New(cfg Config, st store.Store) (*Server, error) {
 		st:      st,
 	}
 	s.trace = s.log.IsTrace()
+	s.debug = s.log.IsDebug()
 	// STANDALONE until the FT setup says otherwise (SPEC §8.2).
 	s.state.Store(StateStandalone)
 	s.resetState()

@@ -59,7 +59,7 @@ func (s *Server) onSubscribe(m *nats.Msg) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	sb, resumed, errText := s.addSub(c, cl, req, ackInbox, ackSub)
+	sb, resumed, prefix, errText := s.addSub(c, cl, req, ackInbox, ackSub)
 	if errText != "" {
 		_ = ackSub.Unsubscribe()
 		s.replySub(m.Reply, "", errText)
@@ -69,6 +69,13 @@ func (s *Server) onSubscribe(m *nats.Msg) {
 	// this subscription (SPEC §1 reply-before-data).
 	s.replySub(m.Reply, ackInbox, "")
 	sb.ready = true
+	if s.debug {
+		start := ""
+		if prefix == "Started new" {
+			start = startTrace(req, sb.st.LastSent)
+		}
+		s.traceSub(sb, prefix, start)
+	}
 	if resumed {
 		s.redeliverAllPending(sb)
 	}
@@ -111,10 +118,11 @@ func durableKey(clientID, subject, durable string) string {
 
 // addSub creates, resumes or adopts the subscription of req and persists
 // it. resumed is true when existing pending messages must be redelivered
-// first. c.mu held.
-func (s *Server) addSub(c *channel, cl *client, req *pb.SubscriptionRequest, ackInbox string, ackSub *nats.Subscription) (sb *sub, resumed bool, errText string) {
+// first; prefix names what happened for the debug line (see traceSub).
+// c.mu held.
+func (s *Server) addSub(c *channel, cl *client, req *pb.SubscriptionRequest, ackInbox string, ackSub *nats.Subscription) (sb *sub, resumed bool, prefix, errText string) {
 	if c.deleted {
-		return nil, false, errChannelBeingDeleted
+		return nil, false, "", errChannelBeingDeleted
 	}
 	apply := func(x *sub) {
 		x.st.ClientID = req.ClientID
@@ -138,7 +146,7 @@ func (s *Server) addSub(c *channel, cl *client, req *pb.SubscriptionRequest, ack
 		key, durable := req.QGroup, false
 		if req.DurableName != "" {
 			if strings.Contains(req.DurableName, ":") {
-				return nil, false, errInvalidDurableName
+				return nil, false, "", errInvalidDurableName
 			}
 			key, durable = req.DurableName+":"+req.QGroup, true
 		}
@@ -152,23 +160,25 @@ func (s *Server) addSub(c *channel, cl *client, req *pb.SubscriptionRequest, ack
 			if err := c.subStore.UpdateSub(&sb.st); err != nil {
 				sb.st = old
 				sb.offline = true
-				return nil, false, err.Error()
+				return nil, false, "", err.Error()
 			}
 			g.shadow = nil
-			resumed = true
+			resumed, prefix = true, "Resumed"
 		} else {
 			sb = newSub(c)
 			sb.st.QGroup = key
 			sb.st.IsDurable = durable
 			apply(sb)
+			prefix = "Added member to"
 			if g == nil {
 				sb.st.LastSent = s.startLastSent(c, req)
+				prefix = "Started new"
 			}
 			// A member joining an existing group starts at 0: the group's
 			// position is the group's (removeSub keeps it in a member's
 			// record when a member leaves).
 			if err := c.subStore.CreateSub(&sb.st); err != nil {
-				return nil, false, err.Error()
+				return nil, false, "", err.Error()
 			}
 			if g == nil {
 				g = &group{key: key, durable: durable, lastSent: sb.st.LastSent, redeliv: make(map[uint64]uint32)}
@@ -182,7 +192,7 @@ func (s *Server) addSub(c *channel, cl *client, req *pb.SubscriptionRequest, ack
 		d := c.durables[key]
 		if d != nil && !d.offline {
 			if !s.cfg.ReplaceDurable {
-				return nil, false, errDuplicateDurable
+				return nil, false, "", errDuplicateDurable
 			}
 			s.removeSub(d, false)
 		}
@@ -193,17 +203,18 @@ func (s *Server) addSub(c *channel, cl *client, req *pb.SubscriptionRequest, ack
 			if err := c.subStore.UpdateSub(&sb.st); err != nil {
 				sb.st = old
 				sb.offline = true
-				return nil, false, err.Error()
+				return nil, false, "", err.Error()
 			}
-			resumed = true
+			resumed, prefix = true, "Resumed"
 		} else {
 			sb = newSub(c)
 			sb.st.DurableName = req.DurableName
 			sb.st.IsDurable = true
 			apply(sb)
 			sb.st.LastSent = s.startLastSent(c, req)
+			prefix = "Started new"
 			if err := c.subStore.CreateSub(&sb.st); err != nil {
-				return nil, false, err.Error()
+				return nil, false, "", err.Error()
 			}
 			c.durables[key] = sb
 		}
@@ -212,8 +223,9 @@ func (s *Server) addSub(c *channel, cl *client, req *pb.SubscriptionRequest, ack
 		sb = newSub(c)
 		apply(sb)
 		sb.st.LastSent = s.startLastSent(c, req)
+		prefix = "Started new"
 		if err := c.subStore.CreateSub(&sb.st); err != nil {
-			return nil, false, err.Error()
+			return nil, false, "", err.Error()
 		}
 		c.plain = append(c.plain, sb)
 	}
@@ -235,15 +247,15 @@ func (s *Server) addSub(c *channel, cl *client, req *pb.SubscriptionRequest, ack
 		s.log.Error("unable to flush subscription store, failing the subscription", "channel", c.name, "error", err)
 		s.removeSub(sb, !resumed)
 		c.dirty = true
-		return nil, false, storeFailureText(fmt.Errorf("server: flush subscriptions of %q: %w", c.name, err))
+		return nil, false, "", storeFailureText(fmt.Errorf("server: flush subscriptions of %q: %w", c.name, err))
 	}
 	if !cl.addSub(sb) {
 		// The client closed meanwhile.
 		s.removeSub(sb, false)
 		_ = c.flushSubs()
-		return nil, false, errUnknownClient
+		return nil, false, "", errUnknownClient
 	}
-	return sb, resumed, ""
+	return sb, resumed, prefix, ""
 }
 
 // keepGroupLastSent makes sure a member's record holds the group's last
@@ -308,6 +320,54 @@ func (s *Server) startLastSent(c *channel, req *pb.SubscriptionRequest) uint64 {
 	default: // NewOnly
 		return last
 	}
+}
+
+// startTrace describes a new subscription's start for the debug line, as
+// the reference does.
+func startTrace(req *pb.SubscriptionRequest, lastSent uint64) string {
+	next := lastSent + 1
+	switch req.StartPosition {
+	case pb.StartPosition_LastReceived:
+		return fmt.Sprintf("last message, seq=%d", next)
+	case pb.StartPosition_TimeDeltaStart:
+		return fmt.Sprintf("from time time='%v' seq=%d", time.Unix(0, time.Now().UnixNano()-req.StartTimeDelta), next)
+	case pb.StartPosition_SequenceStart:
+		return fmt.Sprintf("from sequence, asked_seq=%d actual_seq=%d", req.StartSequence, next)
+	case pb.StartPosition_First:
+		return fmt.Sprintf("from beginning, seq=%d", next)
+	default:
+		return fmt.Sprintf("new-only, seq=%d", next)
+	}
+}
+
+// traceRemoved logs a subscription's removal at debug level. c.mu held.
+func (s *Server) traceRemoved(sb *sub, prefix string) {
+	if s.debug {
+		s.traceSub(sb, prefix, "")
+	}
+}
+
+// traceSub logs a subscription's creation, resumption or removal at debug
+// level with the reference's texts: prefix is "Started new", "Added member
+// to", "Resumed", "Removed", "Removed member from" or "Suspended". c.mu held.
+func (s *Server) traceSub(sb *sub, prefix, start string) {
+	kind := ""
+	if sb.st.IsDurable {
+		kind = "durable "
+	}
+	specific := ""
+	if sb.st.QGroup != "" {
+		kind += "queue "
+		specific = fmt.Sprintf(" queue=%s,", sb.st.QGroup)
+	} else if sb.st.IsDurable {
+		specific = fmt.Sprintf(" durable=%s,", sb.st.DurableName)
+	}
+	sending := ""
+	if start != "" {
+		sending = ", sending " + start
+	}
+	s.log.Debug(fmt.Sprintf("[Client:%s] %s %ssubscription, subject=%s, inbox=%s,%s subid=%d%s",
+		sb.st.ClientID, prefix, kind, sb.ch.name, sb.st.Inbox, specific, sb.st.ID, sending))
 }
 
 // onUnsubscribe and onSubClose handle UnsubscribeRequests (SPEC §5).
@@ -425,16 +485,19 @@ func (s *Server) removeSub(sb *sub, unsub bool) {
 		}
 		switch {
 		case len(g.members) > 0:
+			s.traceRemoved(sb, "Removed member from")
 			s.handOver(sb, g)
 			s.keepGroupLastSent(g)
 			del()
 			// Its deferred sends, if any, are the group's.
 			s.sendAvailableGroup(c, g)
 		case g.durable && !unsub:
+			s.traceRemoved(sb, "Suspended")
 			sb.st.LastSent = g.lastSent
 			goOffline()
 			g.shadow = sb
 		default:
+			s.traceRemoved(sb, "Removed")
 			delete(c.groups, g.key)
 			del()
 		}
@@ -447,11 +510,14 @@ func (s *Server) removeSub(sb *sub, unsub bool) {
 		}
 		switch {
 		case sb.st.IsDurable && !unsub:
+			s.traceRemoved(sb, "Suspended")
 			goOffline()
 		case sb.st.IsDurable:
+			s.traceRemoved(sb, "Removed")
 			delete(c.durables, durableKey(sb.st.ClientID, c.name, sb.st.DurableName))
 			del()
 		default:
+			s.traceRemoved(sb, "Removed")
 			del()
 		}
 	}
