@@ -170,3 +170,39 @@ func TestProcessSIGUSR1WithoutLogFile(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+// TestProcessSignalCommand: -sl <cmd>=<pid> signals a running stanft (SPEC
+// §10.4): quit is SIGINT (exit 0), term is SIGTERM (exit 143), stop is
+// SIGKILL; the -sl process itself exits 0, or 1 with one line on a bad
+// command.
+func TestProcessSignalCommand(t *testing.T) {
+	for _, c := range []struct {
+		cmd    string
+		want   int
+		killed bool
+	}{{"quit", 0, false}, {"term", 143, false}, {"stop", -1, true}} {
+		t.Run(c.cmd, func(t *testing.T) {
+			pidFile := filepath.Join(t.TempDir(), "stanft.pid")
+			cmd, _ := startProcess(t, "-a", "127.0.0.1", "-p", strconv.Itoa(testenv.FreePort(t)), "-P", pidFile)
+			code, stdout, stderr := runBinary(t, "-sl", c.cmd+"="+strconv.Itoa(cmd.Process.Pid))
+			if code != 0 {
+				t.Fatalf("-sl %s: exit %d, stdout %q stderr %q", c.cmd, code, stdout, stderr)
+			}
+			err := cmd.Wait()
+			if c.killed {
+				ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+				if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+					t.Fatalf("-sl stop: %v, want killed by SIGKILL", err)
+				}
+				return
+			}
+			if got := cmd.ProcessState.ExitCode(); got != c.want {
+				t.Fatalf("-sl %s: exit %d, want %d", c.cmd, got, c.want)
+			}
+		})
+	}
+	code, _, stderr := runBinary(t, "-sl", "bogus=1")
+	if code != 1 || stderr != "stanft: unknown signal \"bogus\"\n" {
+		t.Fatalf("-sl bogus: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -75,7 +75,7 @@ NATS Server Options:
     -ms,--https_port <port>              Use port for https monitoring
     -c, --config <file>                  Configuration file
     -t                                   Test configuration and exit
-    -sl,--signal <cmd>[=<pid>]           Send signal to stanft process (stop, quit, reopen, reload)
+    -sl,--signal <cmd>[=<pid>]           Send signal to stanft process (stop, quit, reopen, reload, term, ldm)
         --client_advertise <string>      Client URL to advertise to other servers
         --ports_file_dir <dir>           Creates a ports file in the specified directory (<executable_name>_<pid>.ports).
 
