@@ -6,7 +6,8 @@ import (
 )
 
 // TestPauseActive: SIGSTOP of the active. While it is frozen it still holds
-// the lock, so no standby may become active (checked for more than 3 s).
+// the lock, so no standby may become active (checked for more than 3 s), and
+// the standby logs the reference's lock line.
 // After SIGCONT there is still one writer: the old active carries on alone or
 // stands down, and the store holds every acknowledged message exactly once
 // per sequence.
@@ -15,6 +16,7 @@ func TestPauseActive(t *testing.T) {
 	const channel = "frozen"
 	w, live, pub := s.startLoad(channel, 300)
 	old, standby := s.g.Members[0], s.g.Members[1]
+	mark := standby.Mark()
 	if err := old.Pause(); err != nil {
 		t.Fatal(err)
 	}
@@ -25,6 +27,10 @@ func TestPauseActive(t *testing.T) {
 			t.Fatalf("%s became active while %s was frozen holding the lock", standby.Name(), old.Name())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// Heartbeats missing, lock held: the reference's lock line (SPEC §8.4).
+	if _, err := standby.WaitLogAfter(mark, `ft: unable to get store lock at this time, going back to standby`, 0); err != nil {
+		t.Error(err)
 	}
 	before := pub.AckCount()
 	if err := old.Resume(); err != nil {

@@ -860,3 +860,75 @@ func TestMetricsStandbyFromNew(t *testing.T) {
 		t.Fatalf("reported states before Run %v, want [standby]", got)
 	}
 }
+
+// TestHeldLockLine: the reference's `ft: unable to get store lock at this
+// time, going back to standby` means heartbeats are missing yet the lock is
+// held (SPEC §8.4: the reference tries the lock only after a missed interval
+// without a message). A standby that hears the active's heartbeats logs no
+// such line, however often it polls; once they stop while the lock stays
+// held (a frozen active), it logs it, rate limited (SPEC §8.3).
+func TestHeldLockLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lock := fttest.NewMemLock()
+		epoch, err := lock.Handle("frozen").TryAcquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bus := fttest.NewBus()
+		other := bus.Beacon("frozen")
+		var logs testenv.SyncBuffer
+		cfg := ft.DefaultConfig()
+		cfg.ID = "standby"
+		cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "standby", Level: hclog.Debug, Output: &logs})
+		e, err := ft.New(cfg, lock.Handle("standby"), bus.Beacon("standby"), ft.Callbacks{
+			OnPromote: func(context.Context, ft.Epoch) error { return nil },
+			OnDemote:  func(error) {},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		runErr := make(chan error, 1)
+		go func() { runErr <- e.Run(ctx) }()
+		stopped := false
+		defer func() {
+			if !stopped {
+				cancel()
+				<-runErr
+			}
+		}()
+		hb, err := ft.Heartbeat{Kind: ft.KindHeartbeat, ServerID: "frozen", Epoch: epoch, State: ft.Active}.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		const line = "ft: unable to get store lock at this time, going back to standby"
+		for range 10 {
+			if err := other.Publish(context.Background(), hb); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+		}
+		if n := strings.Count(logs.String(), line); n != 0 {
+			t.Fatalf("%d %q lines while the active's heartbeats arrive:\n%s", n, line, logs.String())
+		}
+		// The active freezes: no heartbeat, lock still held. The last one
+		// came a second ago.
+		time.Sleep(cfg.MissedHeartbeatTimeout + 100*time.Millisecond - time.Second)
+		if n := strings.Count(logs.String(), line); n != 1 {
+			t.Fatalf("%d %q lines a missed interval after the heartbeats stopped, want 1:\n%s", n, line, logs.String())
+		}
+		time.Sleep(10 * time.Second)
+		// Rate limited: 1 s doubling (at about 0, 1, 3, 7 s).
+		if n := strings.Count(logs.String(), line); n < 3 || n > 5 {
+			t.Fatalf("%d %q lines in 11s without heartbeats, want 3..5 (rate limited):\n%s", n, line, logs.String())
+		}
+		if st := e.Status().State; st != ft.Standby && st != ft.Acquiring {
+			t.Fatalf("state %s, want standby", st)
+		}
+		stopped = true
+		cancel()
+		if err := <-runErr; err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	})
+}
