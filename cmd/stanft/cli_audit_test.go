@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,5 +205,59 @@ func TestProcessSignalCommand(t *testing.T) {
 	code, _, stderr := runBinary(t, "-sl", "bogus=1")
 	if code != 1 || stderr != "stanft: unknown signal \"bogus\"\n" {
 		t.Fatalf("-sl bogus: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestProcessRemoteSyslog: -r/--remote_syslog sends the log to a syslog
+// server (SPEC §10.2, D3: the reference's logging flags keep their meaning);
+// informational lines at notice severity, as the reference's syslog logger.
+func TestProcessRemoteSyslog(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	lines := make(chan string, 1000)
+	go func() {
+		buf := make([]byte, 64*1024)
+		for {
+			n, _, err := pc.ReadFrom(buf)
+			if err != nil {
+				close(lines)
+				return
+			}
+			lines <- string(buf[:n])
+		}
+	}()
+	for _, flag := range []string{"-r", "--remote_syslog"} {
+		t.Run(flag, func(t *testing.T) {
+			cmd, out := startProcessNoWait(t, "-a", "127.0.0.1", "-p", strconv.Itoa(testenv.FreePort(t)),
+				flag, "udp://"+pc.LocalAddr().String())
+			deadline := time.After(10 * time.Second)
+			for ready := false; !ready; {
+				select {
+				case l := <-lines:
+					if strings.Contains(l, "Streaming Server is ready") {
+						if !strings.HasPrefix(l, "<5>") {
+							t.Fatalf("ready line %q: want notice severity <5>", l)
+						}
+						ready = true
+					}
+				case <-deadline:
+					t.Fatalf("no ready line on the syslog server; output %q", out.String())
+				}
+			}
+			if s := out.String(); strings.Contains(s, "Streaming Server is ready") {
+				t.Fatalf("the log also went to the standard error:\n%s", s)
+			}
+			cmd.Process.Signal(syscall.SIGINT)
+			if code := exitCode(t, cmd); code != 0 {
+				t.Fatalf("exit %d", code)
+			}
+		})
+	}
+	code, _, stderr := runBinary(t, "-r", "bogus://127.0.0.1:1")
+	if code != 1 || stderr != "stanft: error invalid network type: \"bogus\"\n" {
+		t.Fatalf("bad -r: exit %d, stderr %q", code, stderr)
 	}
 }

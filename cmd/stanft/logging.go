@@ -104,9 +104,10 @@ func (lf *logFile) Close() error {
 
 // logging is the process logger and where it writes.
 type logging struct {
-	root hclog.Logger // streaming components derive their loggers from it
-	nats hclog.Logger // the embedded NATS server's logger
-	file *logFile     // nil unless -l
+	root   hclog.Logger  // streaming components derive their loggers from it
+	nats   hclog.Logger  // the embedded NATS server's logger
+	file   *logFile      // nil unless -l
+	syslog *syslogOutput // nil unless -s or -r (and no -l)
 }
 
 // newLogging builds the logger from the options: -SD/-SV set the streaming
@@ -115,12 +116,21 @@ type logging struct {
 func newLogging(o *options, stderr io.Writer) (*logging, error) {
 	l := &logging{}
 	out := stderr
-	if o.NATS.LogFile != "" {
+	// As the reference: the -l file first, else the remote syslog, else the
+	// local syslog, else the standard error.
+	switch {
+	case o.NATS.LogFile != "":
 		lf, err := openLogFile(o.NATS.LogFile, o.NATS.LogSizeLimit)
 		if err != nil {
 			return nil, err
 		}
 		l.file, out = lf, lf
+	case o.NATS.RemoteSyslog != "" || o.NATS.Syslog:
+		so, err := openSyslog(o.NATS.RemoteSyslog)
+		if err != nil {
+			return nil, err
+		}
+		l.syslog, out = so, so
 	}
 	level := hclog.Info
 	switch {
@@ -134,7 +144,7 @@ func newLogging(o *options, stderr io.Writer) (*logging, error) {
 		Level:             level,
 		Output:            out,
 		JSONFormat:        o.LogFormat == logFormatJSON,
-		DisableTime:       !o.NATS.Logtime,
+		DisableTime:       !o.NATS.Logtime || l.syslog != nil,
 		IndependentLevels: true,
 	}
 	if o.NATS.LogtimeUTC {
@@ -165,8 +175,11 @@ func (l *logging) Reopen() error {
 	return l.file.Reopen()
 }
 
-// Close closes the log file, if any.
+// Close closes the log file or the syslog connection, if any.
 func (l *logging) Close() error {
+	if l.syslog != nil {
+		return l.syslog.Close()
+	}
 	if l.file == nil {
 		return nil
 	}

@@ -76,9 +76,6 @@ func (p *process) run(ctx context.Context) (code int) {
 		c = "not set"
 	}
 	log.Info(fmt.Sprintf("Git commit: [%s]", c))
-	if o.NATS.Syslog || o.NATS.RemoteSyslog != "" {
-		log.Warn("syslog (-s, -r) is not supported: logging to the standard error or the -l file")
-	}
 	startFailed := func(err error) int {
 		log.Error(fmt.Sprintf("Failed to start: %v", err))
 		return exitFailure

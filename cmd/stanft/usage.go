@@ -82,8 +82,8 @@ NATS Server Options:
 NATS Server Logging Options:
     -l, --log <file>                     File to redirect log output (SIGUSR1 reopens it)
     -T, --logtime                        Timestamp log entries (default: true)
-    -s, --syslog                         Log to syslog or windows event log (not supported: logs go to stderr)
-    -r, --remote_syslog <addr>           Syslog server addr (not supported: logs go to stderr)
+    -s, --syslog                         Log to syslog or windows event log
+    -r, --remote_syslog <addr>           Syslog server addr (udp://127.0.0.1:514)
     -D, --debug                          Enable debugging output
     -V, --trace                          Trace the raw protocol
     -DV                                  Debug and trace
