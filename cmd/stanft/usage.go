@@ -61,8 +61,14 @@ Streaming Server TLS Options:
     -tls_client_cert <string>            Client certificate for the streaming server
     -tls_client_cacert <string>          Client certificate CA for the streaming server
 
-Not supported (recognised and rejected): --clustered and --cluster_* streaming flags, --sql_*,
--st SQL, --encrypt and --encryption_*.
+Not supported by stanft (recognised, then rejected at startup with one line, exit 1):
+    Clustering:  --clustered, --cluster_node_id, --cluster_bootstrap, --cluster_peers, --cluster_log_path,
+                 --cluster_log_cache_size, --cluster_log_snapshots, --cluster_trailing_logs, --cluster_sync,
+                 --cluster_raft_logging, --cluster_proceed_on_restore_failure, --cluster_allow_add_remove_node
+                 (use --ft_group with a shared FILE store)
+    SQL store:   -st SQL, --sql_driver, --sql_source, --sql_no_caching, --sql_max_open_conns,
+                 --sql_bulk_insert_limit
+    Encryption:  --encrypt, --encryption_cipher, --encryption_key
 
 Streaming Server Options added by stanft are listed above; sizes accept NATS suffixes (k, kb, m, mb, g, gb).
 
