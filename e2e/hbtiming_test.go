@@ -66,11 +66,12 @@ func TestHeartbeatTiming(t *testing.T) {
 				t.Errorf("messages on the FT subject from others than the active's heartbeats: %q", others)
 			}
 			want := int(tc.listen / tc.interval)
-			if len(at) < want-1 || len(at) > want+1 {
-				t.Errorf("%d heartbeats in %v, want %d ± 1 (one per %v)", len(at), tc.listen, want, tc.interval)
+			if len(at) < want*8/10 || len(at) > want+1 {
+				t.Errorf("%d heartbeats in %v, want about %d (one per %v)", len(at), tc.listen, want, tc.interval)
 			}
-			// ± 10 % jitter, plus a scheduling margin on a loaded machine.
-			lo, hi := tc.interval*85/100, tc.interval*115/100
+			// ± 10 % jitter, plus a scheduling margin on a loaded machine
+			// (a late delivery shortens the next gap as seen here).
+			lo, hi := tc.interval*9/10-50*time.Millisecond, tc.interval*11/10+100*time.Millisecond
 			for i := 1; i < len(at); i++ {
 				if d := at[i].Sub(at[i-1]); d < lo || d > hi {
 					t.Errorf("heartbeat %d came %v after the previous one, want %v ± 10%%", i, d, tc.interval)
