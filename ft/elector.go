@@ -63,7 +63,7 @@ type Elector struct {
 	lastAlive   time.Time // last sign of life of another active (or our return to standby)
 	firstTry    time.Time // first lock attempt after lastAlive
 	acquiredAt  time.Time
-	sawOther    bool      // saw another active since start: promotions are take-overs
+	sawOther    bool      // saw another active (or the lock held) since start: promotions are take-overs
 	retryAfter  time.Time // no lock attempt before this (after a step-down)
 	heldLog     throttle
 	errLog      throttle
@@ -282,6 +282,9 @@ func (e *Elector) tryAcquire(ctx context.Context) (Epoch, error) {
 				"suppressed", n)
 		}
 	case errors.Is(err, ErrLockHeld):
+		// Another member holds the lock: whether or not its heartbeats
+		// reach us, our activation will be a take-over.
+		e.sawOther = true
 		// The reference's line means "heartbeats are missing, yet the lock
 		// is held" (an active frozen, cut off from NATS, or of another
 		// group): it tries the lock only after a missed interval without

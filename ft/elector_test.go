@@ -932,3 +932,27 @@ func TestHeldLockLine(t *testing.T) {
 		}
 	})
 }
+
+// TestTakeoverCountedWithoutHeartbeats: a member that found the lock held
+// by another has seen another active even if no heartbeat reached it (it
+// started just before the active stopped, or the heartbeats were lost), so
+// its activation is a take-over and counts as a failover.
+func TestTakeoverCountedWithoutHeartbeats(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := fttest.NewGroup(t, 2, fttest.GroupOptions{})
+		g.Bus.Drop(true) // before any member runs: nobody ever hears anybody
+		old := settle(t, g)
+		time.Sleep(10 * ft.DefaultLockPollInterval) // the other finds the lock held
+		g.Kill(old.ID)
+		var act *fttest.Member
+		if _, ok := waitFor(2*time.Second, func() bool { act = g.Active(); return act != nil && act != old }); !ok {
+			t.Fatal("no take-over within 2s")
+		}
+		if f := act.Metrics.Failovers(); f != 1 {
+			t.Fatalf("failovers = %d after taking over from a lock holder never heard, want 1", f)
+		}
+		if f := old.Metrics.Failovers(); f != 0 {
+			t.Fatalf("first activation counted as failover: %d", f)
+		}
+	})
+}

@@ -11,8 +11,9 @@ type Metrics interface {
 	// FTEpoch is called with the epoch of each successful acquisition.
 	FTEpoch(e uint64)
 	// FTFailover is called when this member becomes Active after having
-	// seen another member active (a heartbeat or a step-down notice) since
-	// it started: a take-over, as opposed to the group's first activation.
+	// seen another member active (a heartbeat, a step-down notice, or the
+	// lock held) since it started: a take-over, as opposed to the group's
+	// first activation.
 	FTFailover()
 	// FTTimeToActive is called when this member becomes Active, with the
 	// three phases of the take-over:
