@@ -67,7 +67,7 @@ func NewMetrics() *Metrics {
 		}),
 		ftFailovers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "stanft_ft_failovers_total",
-			Help: "Times this server became the FT active.",
+			Help: "Times this server took over as the FT active from another member.",
 		}),
 		ftTimeToAct: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "stanft_ft_time_to_active_seconds",
