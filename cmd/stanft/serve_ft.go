@@ -195,12 +195,7 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 			return exitFailure
 		}
 		log.Error(fmt.Sprintf("ft: stopping: %v", runResult))
-		if _, ok := errors.AsType[*ft.ActiveElsewhereError](runResult); ok {
-			// The dual-active loser: exit 2, as the reference's panic
-			// (SPEC §10.4).
-			return exitDualActive
-		}
-		return exitFailure
+		return activeExit(runResult)
 	}
 	log.Info("Shutting down.")
 	final := m.stoppingState(fatal)
@@ -218,13 +213,26 @@ func (p *process) runFT(ctx context.Context, natsURL string, metrics *monitor.Me
 	p.srv.SetState(final)
 	if rerr != nil {
 		log.Error(fmt.Sprintf("ft: %v", rerr))
-		return exitFailure
+		return activeExit(rerr, fatal)
 	}
 	if fatal != nil {
 		log.Error(fatal.Error())
-		return exitFailure
+		return activeExit(fatal)
 	}
 	return shutdownExitCode(ctx)
+}
+
+// activeExit is the exit status of a member stopped by errs: 2 for the
+// dual-active loser, as the reference's panic (SPEC §10.4), whichever path
+// saw it first (the elector hearing the newer active, or a write failing
+// its fence while the elector reports the newer active); 1 otherwise.
+func activeExit(errs ...error) int {
+	for _, err := range errs {
+		if _, ok := errors.AsType[*ft.ActiveElsewhereError](err); ok {
+			return exitDualActive
+		}
+	}
+	return exitFailure
 }
 
 // promote is ft.Callbacks.OnPromote: open and recover the datastore with the

@@ -368,6 +368,27 @@ func TestRunFTDualActiveLoserExits2(t *testing.T) {
 	}
 }
 
+// TestActiveExit: the dual-active loser exits 2 whichever error carries the
+// news (SPEC §10.4); a lost lock or a failed store alone exits 1.
+func TestActiveExit(t *testing.T) {
+	aee := &ft.ActiveElsewhereError{ServerID: "x", Epoch: 2, OurEpoch: 1}
+	storeFenced := fmt.Errorf("server: flush: filestore: fenced off: %w", ft.ErrLockLost)
+	for _, c := range []struct {
+		errs []error
+		want int
+	}{
+		{[]error{fmt.Errorf("%w: %w", ft.ErrFenced, aee)}, exitDualActive},
+		{[]error{fmt.Errorf("%w: %w", ft.ErrFenced, aee), storeFenced}, exitDualActive},
+		{[]error{nil, fmt.Errorf("%w: %w", ft.ErrFenced, aee)}, exitDualActive},
+		{[]error{fmt.Errorf("%w: %w", ft.ErrFenced, ft.ErrLockLost), storeFenced}, exitFailure},
+		{[]error{storeFenced}, exitFailure},
+	} {
+		if got := activeExit(c.errs...); got != c.want {
+			t.Errorf("activeExit(%v) = %d, want %d", c.errs, got, c.want)
+		}
+	}
+}
+
 // TestFTDemoteState: the serverz state a demotion leaves (SPEC §8.2,
 // §10.4): SHUTDOWN when the member stops gracefully (never FT_STANDBY on
 // the way out), FAILED when it stops after a fatal error, was fenced or its
