@@ -221,9 +221,12 @@ func (l *ioLoop) process() {
 			r.err = errChannelBeingDeleted
 			continue
 		}
+		// One clock read per batch, yet every message of a channel gets a
+		// later timestamp than the one before, as with a clock read per
+		// message: a batch of n messages runs at most n ns ahead.
 		ts := now.UnixNano()
-		if ts < c.lastTS {
-			ts = c.lastTS
+		if ts <= c.lastTS {
+			ts = c.lastTS + 1
 		}
 		m := &l.msgs[i]
 		m.Sequence = c.nextSeq

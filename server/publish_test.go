@@ -146,3 +146,43 @@ func TestMessageContent(t *testing.T) {
 	}
 	_ = nats.NewInbox
 }
+
+// TestTimestampsStrictlyIncrease: messages published together (one store
+// batch) still get distinct, increasing timestamps, as with the
+// reference's clock read per message.
+func TestTimestampsStrictlyIncrease(t *testing.T) {
+	_, url := start(t, nil)
+	sc := connect(t, url, "ts")
+	const n = 200
+	acks := make(chan error, n)
+	for i := range n {
+		if _, err := sc.PublishAsync("ts", []byte{byte(i)}, func(_ string, err error) { acks <- err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		select {
+		case err := <-acks:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("PubAcks missing")
+		}
+	}
+	ch, h := msgChan(n)
+	sub, err := sc.Subscribe("ts", h, stan.DeliverAllAvailable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []int64
+	for range n {
+		ts = append(ts, recv(t, ch, 5*time.Second).Timestamp)
+	}
+	_ = sub.Unsubscribe()
+	for i := 1; i < n; i++ {
+		if ts[i] <= ts[i-1] {
+			t.Fatalf("timestamp of seq %d (%d) not after seq %d's (%d)", i+1, ts[i], i, ts[i-1])
+		}
+	}
+}
