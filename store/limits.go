@@ -140,8 +140,10 @@ func (l *Limits) Validate() error {
 		}
 	}
 	if l.MaxChannels > 0 && literals > l.MaxChannels {
+		// The reference fails as soon as one literal entry is over the
+		// limit, so the count it reports is always MaxChannels+1.
 		return fmt.Errorf("too many channels defined (%v). The max channels limit is set to %v",
-			literals, l.MaxChannels)
+			l.MaxChannels+1, l.MaxChannels)
 	}
 	return nil
 }

@@ -58,6 +58,9 @@ func TestLimitsValidate(t *testing.T) {
 		{"literals up to max", func(l *Limits) { l.MaxChannels = 2; l.PerChannel = per("a", "b", "c.*", "c.>") }, ""},
 		{"too many literals", func(l *Limits) { l.MaxChannels = 2; l.PerChannel = per("a", "b", "c", "d.>") },
 			"too many channels defined (3). The max channels limit is set to 2"},
+		// The reference stops counting at the first literal over the limit.
+		{"far too many literals", func(l *Limits) { l.MaxChannels = 2; l.PerChannel = per("a", "b", "c", "d", "e") },
+			"too many channels defined (3). The max channels limit is set to 2"},
 		{"unlimited channels", func(l *Limits) { l.MaxChannels = 0; l.PerChannel = per("a", "b", "c") }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
