@@ -123,6 +123,12 @@ func (s *Server) lookupOrCreateChannel(name string) (*channel, string) {
 	if c := s.channels[name]; c != nil {
 		return c, ""
 	}
+	if _, ok := s.deleting[name]; ok {
+		// The reference keeps a channel being deleted in its list and
+		// fails its lookups; without this a subscription would wait on
+		// the store for the whole deletion, then make a new channel.
+		return nil, errChannelBeingDeleted
+	}
 	lower := strings.ToLower(name)
 	if other, ok := s.lowerNames[lower]; ok {
 		return nil, fmt.Sprintf(errChannelCaseClashFmt, name, other)
@@ -197,10 +203,14 @@ func (s *Server) deleteInactive(c *channel) {
 	c.deleted = true
 	delete(s.channels, c.name)
 	delete(s.lowerNames, strings.ToLower(c.name))
+	s.deleting[c.name] = struct{}{}
 	s.mu.Unlock()
 	c.stopTimers()
 	err := s.st.DeleteChannel(c.name)
 	c.mu.Unlock()
+	s.mu.Lock()
+	delete(s.deleting, c.name)
+	s.mu.Unlock()
 	if err != nil {
 		s.log.Error("unable to delete channel", "channel", c.name, "error", err)
 		return

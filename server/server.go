@@ -57,6 +57,9 @@ type Server struct {
 	byConnID   map[string]*client
 	channels   map[string]*channel
 	lowerNames map[string]string
+	// deleting holds the names of channels an inactivity deletion is
+	// removing from the store: lookups of them fail (SPEC §7.5).
+	deleting   map[string]struct{}
 	probing    map[string]bool // client IDs with a duplicate probe in progress
 	limits     store.Limits
 	clientsGen atomic.Uint64 // bumped whenever a client is removed
@@ -132,6 +135,7 @@ func (s *Server) resetState() {
 	s.byConnID = make(map[string]*client)
 	s.channels = make(map[string]*channel)
 	s.lowerNames = make(map[string]string)
+	s.deleting = make(map[string]struct{})
 	s.probing = make(map[string]bool)
 	s.mu.Unlock()
 	s.clientsGen.Add(1)
