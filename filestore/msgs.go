@@ -204,7 +204,7 @@ func (ms *msgStore) Store(m *pb.MsgProto) error {
 	if size <= cacheMaxMsg {
 		ms.cache[m.Sequence%cacheSlots] = m
 	}
-	ms.enforceLimits()
+	ms.enforceLimits(true)
 	if len(ms.wdat) >= ms.s.cfg.BufferSize && !ms.deferWrites {
 		if err := ms.s.fence(); err != nil {
 			return nil // sticky: the next Flush fails with it
@@ -493,8 +493,10 @@ func (ms *msgStore) repair() error {
 }
 
 // enforceLimits drops the oldest messages beyond MaxMsgs/MaxBytes, always
-// keeping the newest.
-func (ms *msgStore) enforceLimits() {
+// keeping the newest. report is false on recovery: as in the reference,
+// only a drop made to store a new message logs the (once per channel)
+// limits warning.
+func (ms *msgStore) enforceLimits(report bool) {
 	if ms.msgs <= 1 || !ms.lim.Exceeded(ms.msgs, ms.bytes) {
 		return
 	}
@@ -503,7 +505,7 @@ func (ms *msgStore) enforceLimits() {
 			ms.s.log.Error("dropping old message failed", "channel", ms.ch.name, "error", err)
 			return
 		}
-		if !ms.warned {
+		if report && !ms.warned {
 			ms.warned = true
 			ms.s.log.Warn(store.LimitsReachedMessage(ms.ch.name, ms.msgs, ms.bytes, ms.lim))
 		}

@@ -562,7 +562,7 @@ func (r *recoverer) messages(ms *msgStore, nums []int) error {
 	ms.markDurable(true)
 	ms.rollFirst = r.detach()
 	if r.fix {
-		ms.enforceLimits()
+		ms.enforceLimits(false)
 		if err := ms.expireLocked(time.Now()); err != nil {
 			return err
 		}

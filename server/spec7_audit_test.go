@@ -345,3 +345,87 @@ func TestSpec7DurableAfterResponse(t *testing.T) {
 		t.Fatalf("recovered subscriptions: %+v", cz.Subscriptions)
 	}
 }
+
+// openFileLimits opens dir with the given limits.
+func openFileLimits(t *testing.T, dir string, mutate func(*store.Limits)) *filestore.Store {
+	t.Helper()
+	fcfg := filestore.DefaultConfig()
+	fcfg.DoSync = false
+	mutate(&fcfg.Limits)
+	st, err := filestore.Open(dir, fcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// Limits apply to recovered messages: ones older than max age expire, and
+// a lowered max msgs drops the oldest (SPEC §7.2, §7.4).
+func TestSpec7LimitsOnRecoveredFile(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	st := openFileLimits(t, dir, func(*store.Limits) {})
+	s := activate(t, cfg, st)
+	sc := connect(t, url, "c")
+	publishN(t, sc, "old", 2)
+	publishN(t, sc, "many", 5)
+	_ = sc.Close()
+	_ = s.Close()
+	_ = st.Close()
+	time.Sleep(600 * time.Millisecond)
+	st = openFileLimits(t, dir, func(l *store.Limits) {
+		l.PerChannel = map[string]*store.ChannelLimits{
+			"old":  {MaxAge: 500 * time.Millisecond},
+			"many": {MaxMsgs: 2},
+		}
+	})
+	defer st.Close()
+	s = activate(t, cfg, st)
+	defer s.Close()
+	if cz, _ := s.Channel("many", false); cz.Msgs != 2 || cz.FirstSeq != 4 || cz.LastSeq != 5 {
+		t.Fatalf("many: %+v", cz)
+	}
+	waitFor(t, 3*time.Second, "old expired", func() bool {
+		cz, _ := s.Channel("old", false)
+		return cz.Msgs == 0
+	})
+	sc = connect(t, url, "c2")
+	ch, h := msgChan(10)
+	if _, err := sc.Subscribe("old", h, stan.DeliverAllAvailable()); err != nil {
+		t.Fatal(err)
+	}
+	noMsg(t, ch, 200*time.Millisecond)
+}
+
+// An inactivity deletion removes the channel's offline durables from the
+// FILE store: they do not come back on restart (SPEC §7.5).
+func TestSpec7InactivityDeletesOfflineDurablesFile(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	lim := func(l *store.Limits) { l.MaxInactivity = 300 * time.Millisecond }
+	st := openFileLimits(t, dir, lim)
+	s := activate(t, cfg, st)
+	sc := connect(t, url, "c")
+	publishN(t, sc, "foo", 3)
+	d, err := sc.Subscribe("foo", func(*stan.Msg) {}, stan.DurableName("d"), stan.DeliverAllAvailable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = d.Close()
+	waitFor(t, 3*time.Second, "deletion", func() bool { return len(s.ChannelNames()) == 0 })
+	_ = s.Close()
+	_ = st.Close()
+	st = openFileLimits(t, dir, func(*store.Limits) {})
+	defer st.Close()
+	s = activate(t, cfg, st)
+	defer s.Close()
+	if names := s.ChannelNames(); len(names) != 0 {
+		t.Fatalf("recovered channels: %v", names)
+	}
+	ch, h := msgChan(10)
+	if _, err := sc.Subscribe("foo", h, stan.DurableName("d")); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 1)
+	if m := recv(t, ch, 2*time.Second); m.Sequence != 1 {
+		t.Fatalf("new channel's durable got seq %d", m.Sequence)
+	}
+}
