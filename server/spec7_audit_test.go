@@ -429,3 +429,105 @@ func TestSpec7InactivityDeletesOfflineDurablesFile(t *testing.T) {
 		t.Fatalf("new channel's durable got seq %d", m.Sequence)
 	}
 }
+
+// A connection close response means its durables are offline and its
+// other subscriptions gone on disk (SPEC §7.3).
+func TestSpec7ConnCloseDurableAfterResponse(t *testing.T) {
+	dir, url, cfg := fileEnv(t)
+	fsrv := startFileServer(t, dir, cfg)
+	sc, err := stan.Connect(clusterID, "c", stan.NatsURL(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noop := func(*stan.Msg) {}
+	publishN(t, sc, "foo", 1)
+	if _, err := sc.Subscribe("foo", noop, stan.DurableName("d")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.QueueSubscribe("foo", "g", noop, stan.DurableName("dq")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.Subscribe("foo", noop); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.QueueSubscribe("foo", "q", noop); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	killed := copyDir(t, dir)
+	fsrv.stop()
+	fsrv.dir = killed
+	fsrv.restart()
+	cz, _ := fsrv.s.Channel("foo", true)
+	got := map[string]bool{}
+	for _, sz := range cz.Subscriptions {
+		got[sz.DurableName+"/"+sz.QueueName] = sz.IsOffline
+	}
+	if len(got) != 2 || !got["d/"] || !got["/dq:g"] {
+		t.Fatalf("recovered subscriptions (name → offline): %v", got)
+	}
+}
+
+// The memory store counts a message's marshalled MsgProto size against
+// max bytes (SPEC §7.2).
+func TestSpec7MemMaxBytesIsMsgProtoSize(t *testing.T) {
+	s, url := startWithLimits(t, func(*store.Limits) {})
+	sc := connect(t, url, "c")
+	ch, h := msgChan(10)
+	if _, err := sc.Subscribe("foo", h); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 3)
+	var sizes []int
+	total := 0
+	for i := 0; i < 3; i++ {
+		m := recv(t, ch, 2*time.Second)
+		sizes = append(sizes, m.MsgProto.Size())
+		total += m.MsgProto.Size()
+	}
+	if cz, _ := s.Channel("foo", false); cz.Bytes != uint64(total) {
+		t.Fatalf("bytes %d, want %d (%v)", cz.Bytes, total, sizes)
+	}
+}
+
+// A channel deleted for inactivity frees its max channels slot.
+func TestSpec7InactivityFreesChannelSlot(t *testing.T) {
+	s, url := startWithLimits(t, func(l *store.Limits) {
+		l.MaxChannels = 1
+		l.MaxInactivity = 200 * time.Millisecond
+	})
+	sc := connect(t, url, "c")
+	publishN(t, sc, "a", 1)
+	if err := sc.Publish("b", nil); err == nil || err.Error() != "too many channels" {
+		t.Fatalf("second channel: %v", err)
+	}
+	waitFor(t, 3*time.Second, "deletion", func() bool { return len(s.ChannelNames()) == 0 })
+	publishN(t, sc, "b", 1)
+}
+
+// A durable queue group shadow does not keep a channel alive (SPEC §7.5).
+func TestSpec7InactivityIgnoresShadow(t *testing.T) {
+	s, url := startWithLimits(t, func(l *store.Limits) { l.MaxInactivity = 200 * time.Millisecond })
+	sc := connect(t, url, "c")
+	publishN(t, sc, "foo", 2)
+	q, err := sc.QueueSubscribe("foo", "g", func(*stan.Msg) {}, stan.DurableName("dq"), stan.DeliverAllAvailable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if len(s.ChannelNames()) != 1 {
+		t.Fatal("deleted with an active queue member")
+	}
+	_ = q.Close()
+	waitFor(t, 3*time.Second, "deletion", func() bool { return len(s.ChannelNames()) == 0 })
+	ch, h := msgChan(10)
+	if _, err := sc.QueueSubscribe("foo", "g", h, stan.DurableName("dq")); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, sc, "foo", 1)
+	if m := recv(t, ch, 2*time.Second); m.Sequence != 1 {
+		t.Fatalf("seq %d", m.Sequence)
+	}
+}
