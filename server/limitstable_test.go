@@ -60,3 +60,37 @@ func TestLimitsTable(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitsTableOverlappingWildcards: with foo.>, foo.* and foo.bar the
+// reference lists foo.> first, then foo.* under it, then foo.bar under
+// foo.*, each showing only what differs from its parent's effective limits
+// (SPEC §7.4).
+func TestLimitsTableOverlappingWildcards(t *testing.T) {
+	l := store.DefaultLimits()
+	l.PerChannel = map[string]*store.ChannelLimits{
+		"foo.bar": {MaxMsgs: 50, MaxBytes: 1024},
+		"foo.*":   {MaxInactivity: time.Second},
+		"foo.>":   {MaxMsgs: 50},
+		"baz":     {MaxSubscriptions: -1, MaxAge: -1},
+	}
+	got := limitsTable(l)
+	var list []string
+	for i, line := range got {
+		if strings.Contains(line, " List of Channels ") {
+			list = got[i+1 : len(got)-1]
+		}
+	}
+	want := []string{
+		"baz",
+		" |-> Subscriptions       unlimited",
+		"foo.>",
+		" |-> Messages                   50",
+		" foo.*",
+		"  |-> Inactivity                1s",
+		"  foo.bar",
+		"   |-> Bytes               1.00 KB",
+	}
+	if strings.Join(list, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("channels list:\n%s\nwant:\n%s", strings.Join(list, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -371,26 +371,45 @@ func limitsTable(l store.Limits) []string {
 			names = append(names, name)
 			maxTokens = max(maxTokens, strings.Count(name, ".")+1)
 		}
-		sort.Strings(names)
-		var chLines []string
+		// The reference lists definitions depth first, at each token '>'
+		// before '*' before literals.
+		sort.Slice(names, func(i, j int) bool { return tableBefore(names[i], names[j]) })
+		// An entry's level is the number of other definitions covering
+		// it; its parent is the deepest of those (the global limits at
+		// level 0). Values are compared once inheritance is applied, so
+		// only what differs from the parent's effective value is shown.
+		levels := make(map[string]int, len(names))
 		for _, name := range names {
-			// The parent is the most specific other definition matching
-			// this one; the level is the number of those.
-			parent, level := &l.ChannelLimits, 0
-			parentName := ""
 			for _, other := range names {
-				if other == name || !patternCovers(other, name) {
-					continue
-				}
-				level++
-				if parentName == "" || len(other) > len(parentName) {
-					parentName, parent = other, l.PerChannel[other]
+				if other != name && patternCovers(other, name) {
+					levels[name]++
 				}
 			}
+		}
+		// effective resolves a definition from the ones covering it only.
+		effective := func(name string) store.ChannelLimits {
+			sub := store.Limits{ChannelLimits: l.ChannelLimits, PerChannel: map[string]*store.ChannelLimits{}}
+			for _, other := range names {
+				if other == name || patternCovers(other, name) {
+					sub.PerChannel[other] = l.PerChannel[other]
+				}
+			}
+			return sub.ForChannel(name)
+		}
+		var chLines []string
+		for _, name := range names {
+			parent, level := l.ChannelLimits, levels[name]
+			parentLevel := -1
+			for _, other := range names {
+				if other != name && patternCovers(other, name) && levels[other] > parentLevel {
+					parentLevel, parent = levels[other], effective(other)
+				}
+			}
+			own := effective(name)
 			pad := strings.Repeat(" ", level)
 			padR := strings.Repeat(" ", max(maxTokens-level, 0))
 			chLines = append(chLines, pad+name)
-			for _, r := range channelLimitRows(l.PerChannel[name], parent, false) {
+			for _, r := range channelLimitRows(&own, &parent, false) {
 				chLines = append(chLines, fmt.Sprintf("%s |-> %-13s %s%s", pad, r.name, padR, r.value))
 			}
 		}
@@ -403,6 +422,32 @@ func limitsTable(l store.Limits) []string {
 		lines = append(lines, chLines...)
 	}
 	return append(lines, strings.Repeat("-", width))
+}
+
+// tableBefore orders limits definitions as the reference's table does:
+// token by token, '>' before '*' before literal tokens (by name), a name
+// before the longer names it prefixes.
+func tableBefore(a, b string) bool {
+	ta, tb := strings.Split(a, "."), strings.Split(b, ".")
+	rank := func(tok string) int {
+		switch tok {
+		case ">":
+			return 0
+		case "*":
+			return 1
+		}
+		return 2
+	}
+	for i := 0; i < len(ta) && i < len(tb); i++ {
+		if ta[i] == tb[i] {
+			continue
+		}
+		if ra, rb := rank(ta[i]), rank(tb[i]); ra != rb {
+			return ra < rb
+		}
+		return ta[i] < tb[i]
+	}
+	return len(ta) < len(tb)
 }
 
 // patternCovers reports whether every channel name matches matches the
@@ -441,7 +486,7 @@ type limitRow struct{ name, value string }
 func channelLimitRows(cl, parent *store.ChannelLimits, global bool) []limitRow {
 	var rows []limitRow
 	add := func(name string, v, pv int64, kind int) {
-		if !global && (v == 0 || v == pv) {
+		if !global && v == pv {
 			return // inherited
 		}
 		rows = append(rows, limitRow{name, limitValue(global, v, pv, kind)})
