@@ -21,17 +21,28 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts server processes")
 	}
-	for _, layout := range []string{"inprocess", "process"} {
-		t.Run(layout, func(t *testing.T) {
+	for _, c := range []struct {
+		layout    string
+		reference bool // the stanft binary stands in for the reference
+		procs     int
+	}{{"inprocess", false, 0}, {"process", false, 2}, {"process", true, 3}} {
+		t.Run(fmt.Sprintf("%s/reference=%v", c.layout, c.reference), func(t *testing.T) {
 			o := options{only: map[string]bool{"memory": true}, n: 2000, size: 128, runs: 1, latN: 20,
-				dir: t.TempDir(), layout: layout}
+				dir: t.TempDir(), layout: c.layout}
+			if c.reference {
+				bin, err := buildStanft(t.TempDir())
+				if err != nil {
+					t.Fatal(err)
+				}
+				o.reference = bin
+			}
 			if err := benchAll(o); err != nil {
 				t.Fatal(err)
 			}
 			children.mu.Lock()
 			defer children.mu.Unlock()
-			if layout == "process" && len(children.pids) != 2 {
-				t.Errorf("%d server processes, want 2 (stanft, null responder)", len(children.pids))
+			if len(children.pids) != c.procs {
+				t.Errorf("%d server processes, want %d (stanft, null responder, reference)", len(children.pids), c.procs)
 			}
 			for _, pid := range children.pids {
 				// Every child was waited for: its /proc entry is gone.
