@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stanft/stanft/ft/filelock"
+	"github.com/stanft/stanft/internal/testenv"
 )
 
 // TestClusterIDMismatchAtTakeover: a member of another cluster ID stands by
@@ -72,39 +72,14 @@ func TestClusterIDMismatchAtTakeover(t *testing.T) {
 // lock and epoch files.
 func copyDatastore(t *testing.T, src, dst string) {
 	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
+	tmp := t.TempDir()
+	testenv.CopyDir(t, src, tmp)
+	for _, f := range []string{filelock.LockFileName, filelock.EpochFileName} {
+		if err := os.Remove(filepath.Join(tmp, f)); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
 		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		if rel == filelock.LockFileName || rel == filelock.EpochFileName {
-			return nil
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		in, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.Create(target)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
+	testenv.CopyDir(t, tmp, dst)
 }
 
 // TestStandbyDatastoreNotUsable: a member (run as an unprivileged user)
