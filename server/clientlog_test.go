@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -46,12 +45,8 @@ func TestClientLifecycleLogs(t *testing.T) {
 		`[DEBUG] server: [Client:logged] Closed (Inbox=_INBOX.`,
 		`[ERROR] server: [Client:ghost] Timed out on heartbeats`,
 	}
-	deadline := time.Now().Add(5 * time.Second)
 	for _, w := range want {
-		for !strings.Contains(buf.String(), w) && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if !strings.Contains(buf.String(), w) {
+		if !buf.WaitLine(5*time.Second, testenv.Contains(w)) {
 			t.Errorf("line %q not logged:\n%s", w, buf.String())
 		}
 	}

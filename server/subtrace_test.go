@@ -23,18 +23,12 @@ func TestSubscriptionDebugLines(t *testing.T) {
 	sc := connect(t, url, "me")
 	waitLine := func(want string, suffix bool) {
 		t.Helper()
-		deadline := time.Now().Add(2 * time.Second)
-		for {
-			lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-			for _, l := range lines {
-				if suffix && strings.HasSuffix(l, want) || !suffix && strings.Contains(l, want) {
-					return
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no line with %q in\n%s", want, buf.String())
-			}
-			time.Sleep(10 * time.Millisecond)
+		match := testenv.Contains(want)
+		if suffix {
+			match = func(l string) bool { return strings.HasSuffix(l, want) }
+		}
+		if !buf.WaitLine(2*time.Second, match) {
+			t.Fatalf("no line with %q in\n%s", want, buf.String())
 		}
 	}
 	starts := []struct {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,6 +111,28 @@ func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// WaitLine waits up to timeout for a line that match accepts and reports
+// whether one was written.
+func (b *SyncBuffer) WaitLine(timeout time.Duration, match func(line string) bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, l := range strings.Split(b.String(), "\n") {
+			if match(l) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Contains matches lines holding sub (for WaitLine).
+func Contains(sub string) func(string) bool {
+	return func(l string) bool { return strings.Contains(l, sub) }
 }
 
 // CopyDir copies the directory tree src into dst (created as needed): a
